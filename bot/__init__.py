@@ -1,0 +1,1 @@
+"""Campfire's Discord bot and its local play mode."""

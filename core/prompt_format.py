@@ -1,0 +1,145 @@
+"""The one prompt format, shared by training and inference.
+
+`render_example` is defined as `render_prompt(..., prefix="") + target + end marker`, so the text a
+checkpoint is asked to continue at inference is, by construction, the start of the text it saw in
+training. Two styles exist:
+
+* control tokens, for fine-tuned checkpoints (seed 000's [WP]/[RESPONSE] layout, seed 002's genre
+  token, seed 004's emotion as one token in one model):
+
+      <|startoftext|><|task:story|><|genre:horror|>[WP] A knock at the door
+      [RESPONSE]
+      The knocking started at midnight...<|endoftext|>
+
+* plain instruction text, for an untuned instruct model such as the embedded default, wrapped in
+  the checkpoint's chat template.
+
+Headers end with a newline, never with a space: a BPE tokenizer glues a space to the word after
+it, so a prompt ending in a space would tokenize differently from the training text.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from core.controls import END_MARKER, START_MARKER, Control, Emotion, Genre, Task, check_control
+
+INSTRUCTION_PLACEHOLDER = "{instruction}"
+
+CHATML_TEMPLATE = (
+    "<|im_start|>system\nYou are a creative writing partner. You write vivid, original fiction "
+    "and verse, and you answer with the piece of writing only.<|im_end|>\n"
+    "<|im_start|>user\n" + INSTRUCTION_PLACEHOLDER + "<|im_end|>\n<|im_start|>assistant\n"
+)
+CHATML_END = "<|im_end|>"
+
+# What a special token looks like in GPT-2, SmolLM2 and ChatML vocabularies.
+_SPECIAL_TOKEN = re.compile(r"<\|[^<>|\s]{1,64}\|>")
+
+
+class PromptStyle(StrEnum):
+    CONTROL_TOKENS = "control_tokens"
+    INSTRUCTION = "instruction"
+
+
+def neutralise(text: str) -> str:
+    """Remove anything shaped like a special token from text a person (or a corpus) wrote.
+
+    Without this, a user could type `<|endoftext|>` or `<|task:poem|>` into a story and steer or
+    cut off the model; training text is cleaned the same way so the two sides stay identical.
+    """
+    return _SPECIAL_TOKEN.sub("", text).replace("\r\n", "\n")
+
+
+def _section_headers(task: Task, context: str) -> tuple[str, str]:
+    """The (context header, target header) of a task in the control-token style."""
+    if task is Task.PROMPT:
+        return "", "[WP]\n"
+    if task is Task.STORY:
+        return ("[WP] " + context + "\n" if context else ""), "[RESPONSE]\n"
+    if task is Task.POEM:
+        return ("[TITLE] " + context + "\n" if context else ""), "[POEM]\n"
+    if task is Task.CONTINUE:
+        return ("[STORY] " + context + "\n" if context else ""), "[CONTINUATION]\n"
+    return "", "[JOKE]\n"
+
+
+def instruction_text(task: Task, control: Control | None, context: str) -> str:
+    """Plain-English instruction for an untuned instruct model."""
+    if task is Task.PROMPT:
+        return (
+            "Invent one original writing prompt for a short story, in one or two sentences, "
+            "in the style of Reddit's r/WritingPrompts. Answer with the prompt only."
+        )
+    if task is Task.STORY:
+        kind = f"{control.label.lower()} story" if isinstance(control, Genre) else "story"
+        ask = f"Write the opening of a {kind}"
+        if context:
+            return f"{ask} that answers this writing prompt:\n{context}"
+        return ask + "."
+    if task is Task.POEM:
+        mood = (
+            f"that expresses {control.label.lower()}"
+            if isinstance(control, Emotion) and control is not Emotion.NEUTRAL
+            else "in a calm, neutral tone"
+        )
+        titled = f', titled "{context}"' if context else ""
+        return f"Write a short poem {mood}{titled}."
+    if task is Task.CONTINUE:
+        kind = f"{control.label.lower()} story" if isinstance(control, Genre) else "story"
+        return (
+            f"Continue this {kind} from exactly where it stops. Write only the next passage, "
+            f"without repeating what came before.\n\nThe story so far:\n{context}"
+        )
+    return "Tell one short, original joke."
+
+
+def render_prompt(
+    task: Task,
+    control: Control | None = None,
+    context: str = "",
+    prefix: str = "",
+    *,
+    style: PromptStyle = PromptStyle.CONTROL_TOKENS,
+    template: str = CHATML_TEMPLATE,
+) -> str:
+    """The text the model continues at inference.
+
+    context: the writing prompt (story), the title (poem) or the story so far (continue).
+    prefix: the first words of the answer, forced like gpt-2-simple's prefix.
+    """
+    check_control(task, control)
+    context = neutralise(context).strip()
+    prefix = neutralise(prefix).lstrip().rstrip(" ")
+    if style is PromptStyle.INSTRUCTION:
+        if INSTRUCTION_PLACEHOLDER not in template:
+            raise ValueError(f"instruction template lacks the {INSTRUCTION_PLACEHOLDER} slot")
+        # str.replace, not str.format: the user's text may hold braces.
+        return (
+            template.replace(INSTRUCTION_PLACEHOLDER, instruction_text(task, control, context))
+            + prefix
+        )
+    context_header, target_header = _section_headers(task, context)
+    control_token = control.token if control is not None else ""
+    return START_MARKER + task.token + control_token + context_header + target_header + prefix
+
+
+def end_marker(style: PromptStyle) -> str:
+    return CHATML_END if style is PromptStyle.INSTRUCTION else END_MARKER
+
+
+def render_example(
+    task: Task,
+    control: Control | None,
+    context: str,
+    target: str,
+    *,
+    style: PromptStyle = PromptStyle.CONTROL_TOKENS,
+    template: str = CHATML_TEMPLATE,
+    end: str | None = None,
+) -> str:
+    """One training text: exactly render_prompt(...) followed by the target and the end marker."""
+    prompt = render_prompt(task, control, context, style=style, template=template)
+    marker = end if end is not None else end_marker(style)
+    return prompt + neutralise(target).strip() + marker

@@ -1,0 +1,1 @@
+"""Model server: checkpoints, quantization and batched generation behind an HTTP API."""
