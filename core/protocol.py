@@ -144,6 +144,20 @@ class HealthResponse(BaseModel):
     loaded: list[LoadedCheckpoint]
 
 
+class TokenizeRequest(_Strict):
+    """POST /v1/tokenize: how many tokens a text is for a checkpoint, so a client can fit its
+    context into the checkpoint's window exactly."""
+
+    texts: list[str] = Field(min_length=1, max_length=256)
+    checkpoint: str | None = Field(None, max_length=200)
+
+
+class TokenizeResponse(BaseModel):
+    checkpoint: str
+    context_window: int
+    counts: list[int]
+
+
 class LoadCheckpointRequest(_Strict):
     """POST /v1/checkpoints/load (admin key)."""
 
