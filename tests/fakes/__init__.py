@@ -1,0 +1,1 @@
+"""Faithful fakes for the edges a test cannot reach (Discord's servers)."""
