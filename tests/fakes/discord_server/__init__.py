@@ -21,6 +21,7 @@ from tests.fakes.discord_server.constants import (
     InteractionType,
     MessageFlag,
     MessageType,
+    Op,
     OptionType,
     Permission,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "MessageFlag",
     "MessageRevision",
     "MessageType",
+    "Op",
     "OptionType",
     "Permission",
     "ProtocolError",

@@ -358,6 +358,14 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
         fake.request_reconnect()
         return {"ok": True}
 
+    async def hold(request: web.Request) -> Any:
+        fake.hold_new_connections()
+        return {"ok": True}
+
+    async def release(request: web.Request) -> Any:
+        fake.release_new_connections()
+        return {"ok": True}
+
     async def invalidate(request: web.Request) -> Any:
         data = await _body(request)
         fake.invalidate_session(resumable=bool(data.get("resumable")))
@@ -410,6 +418,8 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
         ("POST", "/_fake/gateway/drop", drop),
         ("POST", "/_fake/gateway/reconnect", reconnect),
         ("POST", "/_fake/gateway/invalidate", invalidate),
+        ("POST", "/_fake/gateway/hold", hold),
+        ("POST", "/_fake/gateway/release", release),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, _wrap(handler))

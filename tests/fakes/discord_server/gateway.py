@@ -60,6 +60,7 @@ class Connection:
     path: str  # "/gateway" or the resume URL's path
     compressor: _Compressor | _ZstdCompressor | None
     transport: asyncio.BaseTransport | None
+    compress: str | None  # the transport compression the client asked for
     queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     session: GatewaySession | None = None
     heartbeats: int = 0
@@ -74,7 +75,7 @@ class GatewaySession:
     sent: list[tuple[int, str, JSON]] = field(default_factory=list)
     connection: Connection | None = None
     resumable: bool = True
-    identifies: int = 1
+    compress: str | None = None
     resumes: int = 0
     resume_paths: list[str] = field(default_factory=list)
 
@@ -90,6 +91,7 @@ class GatewaySession:
             "seq": self.seq,
             "connected": self.connected,
             "resumable": self.resumable,
+            "compress": self.compress,
             "resumes": self.resumes,
             "resume_paths": list(self.resume_paths),
         }
@@ -117,6 +119,9 @@ class GatewayHub:
         self.frames: list[GatewayFrame] = []
         self._session_counter = 0
         self._writers: set[asyncio.Task[None]] = set()
+        self._accepting = asyncio.Event()
+        self._accepting.set()
+        self.held_handshakes = 0
 
     # ------------------------------------------------------------------ public
 
@@ -168,6 +173,7 @@ class GatewayHub:
             self._enqueue(connection, {"op": Op.INVALID_SESSION, "d": resumable})
 
     async def shutdown(self) -> None:
+        self._accepting.set()
         for connection in list(self.connections):
             await self._close(connection, 1001)
         for task in list(self._writers):
@@ -178,7 +184,16 @@ class GatewayHub:
 
     # ------------------------------------------------------------------ websocket
 
+    def hold_new_connections(self) -> None:
+        """New gateway handshakes wait (as during a gateway outage) until released."""
+        self._accepting.clear()
+
+    def release_new_connections(self) -> None:
+        self._accepting.set()
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.held_handshakes += 0 if self._accepting.is_set() else 1
+        await self._accepting.wait()
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         version = request.query.get("v")
@@ -196,7 +211,7 @@ class GatewayHub:
                 )
         elif compress is not None:
             self._gateway_error("gateway_bad_query", f"unknown compress={compress!r}")
-        connection = Connection(ws, request.path, compressor, request.transport)
+        connection = Connection(ws, request.path, compressor, request.transport, compress)
         self.connections.append(connection)
         writer = asyncio.create_task(self._writer(connection))
         self._writers.add(writer)
@@ -303,7 +318,10 @@ class GatewayHub:
             return
         self._session_counter += 1
         session = GatewaySession(
-            f"{self._session_counter:08d}" + "f" * 24, intents, (shard[0], shard[1])
+            f"{self._session_counter:08d}" + "f" * 24,
+            intents,
+            (shard[0], shard[1]),
+            compress=connection.compress,
         )
         self.sessions.append(session)
         self._attach(connection, session)
@@ -371,7 +389,9 @@ class GatewayHub:
                 )
         connection.session = session
         session.connection = connection
-        self._send_dispatch(session, "RESUMED", None)
+        self._send_dispatch(
+            session, "RESUMED", {"_trace": ['["fake-discord-gateway",{"micros":0}]']}
+        )
         self.world.changed()
 
     def _members_chunk(self, session: GatewaySession, data: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import json
 import os
 import sys
@@ -42,6 +43,7 @@ from tests.fakes.discord_server.model import (
 )
 
 T = TypeVar("T")
+FOLLOWUP_ROUTE = "POST /webhooks/{webhook_id}/{webhook_token}"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -359,6 +361,12 @@ class RemoteFakeDiscord:
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         await self._post("/_fake/gateway/invalidate", {"resumable": resumable})
 
+    async def hold_new_connections(self) -> None:
+        await self._post("/_fake/gateway/hold")
+
+    async def release_new_connections(self) -> None:
+        await self._post("/_fake/gateway/release")
+
     async def sessions(self) -> list[JSON]:
         return list(await self._get("/_fake/sessions"))
 
@@ -441,19 +449,23 @@ class RemoteFakeDiscord:
     async def wait_for(
         self, check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
     ) -> Any:
-        """Await `check()` (a coroutine function) after every change on the server until truthy."""
+        """Re-run `check` (plain or async) after every change on the server, and at least every
+        250 ms (for state outside the fake, such as a bot's cache), until it returns something
+        truthy."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        version = (await self._get("/_fake/state"))["version"]
+        version = (await self._get("/_fake/changes", since=-1, timeout=0))["version"]
         while True:
-            result = await check()
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
             if result:
                 return result
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
             changed = await self._get(
-                "/_fake/changes", since=version, timeout=f"{min(remaining, 10.0):.3f}"
+                "/_fake/changes", since=version, timeout=f"{min(remaining, 0.25):.3f}"
             )
             version = changed["version"]
 
@@ -507,6 +519,29 @@ class RemoteFakeDiscord:
         result: Message = await self.wait_for(
             check, timeout=timeout, what=f"the original response of {interaction_id}"
         )
+        return result
+
+    async def followups(self, interaction: Interaction | int) -> list[Message]:
+        """Followup messages (after a thinking defer the first one is the original response)."""
+        record = await self.interaction(_id(interaction) or 0)
+        found = [await self.message(m) for m in record.followup_message_ids]
+        if record.original_message_id is not None:
+            original = await self.message(record.original_message_id)
+            if any(r.route == FOLLOWUP_ROUTE for r in original.revisions):
+                found.insert(0, original)
+        return found
+
+    async def wait_for_followup(
+        self,
+        interaction: Interaction | int,
+        predicate: Callable[[Message], bool] = lambda m: True,
+        *,
+        timeout: float = 10.0,
+    ) -> Message:
+        async def check() -> Message | None:
+            return next((m for m in await self.followups(interaction) if predicate(m)), None)
+
+        result: Message = await self.wait_for(check, timeout=timeout, what="a followup")
         return result
 
     async def wait_for_commands(

@@ -47,6 +47,8 @@ from tests.fakes.discord_server.validation import ThreadBody, Upload, parse_mess
 
 T = TypeVar("T")
 DEFAULT_TOKEN = "fake-discord-token.campfire.do-not-log"
+FOLLOWUP_ROUTE = "POST /webhooks/{webhook_id}/{webhook_token}"
+_POLL_S = 0.05
 
 
 @dataclass
@@ -656,6 +658,13 @@ class FakeDiscord:
         """Cut the TCP connection without a close frame."""
         await self.hub.drop_connections()
 
+    def hold_new_connections(self) -> None:
+        """Make new gateway handshakes wait, as in a gateway outage (REST keeps working)."""
+        self.hub.hold_new_connections()
+
+    def release_new_connections(self) -> None:
+        self.hub.release_new_connections()
+
     def request_reconnect(self) -> None:
         """Send op 7 RECONNECT: the client should reconnect and RESUME."""
         self.hub.request_reconnect()
@@ -739,6 +748,17 @@ class FakeDiscord:
     def message(self, message_id: int) -> Message:
         return self.world.messages[message_id]
 
+    def followups(self, interaction: Interaction | int) -> list[Message]:
+        """Messages the bot sent through the followup webhook for this interaction."""
+        record = self.world.interactions[
+            interaction if isinstance(interaction, int) else interaction.id
+        ]
+        found = [self.world.messages[m] for m in record.followup_message_ids]
+        original = self.world.messages.get(record.original_message_id or 0)
+        if original is not None and any(r.route == FOLLOWUP_ROUTE for r in original.revisions):
+            found.insert(0, original)
+        return found
+
     @property
     def interactions(self) -> list[Interaction]:
         return sorted(self.world.interactions.values(), key=lambda i: i.id)
@@ -776,7 +796,8 @@ class FakeDiscord:
     async def wait_for(
         self, check: Callable[[], T | None], *, timeout: float = 5.0, what: str = "condition"
     ) -> T:
-        """Re-run `check` after every change until it returns something truthy."""
+        """Re-run `check` after every change (and every 50 ms, for state outside the fake, such
+        as a bot's cache) until it returns something truthy; TimeoutError says what was seen."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -790,7 +811,7 @@ class FakeDiscord:
                 )
             changed = self._changed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+                await asyncio.wait_for(changed.wait(), min(remaining, _POLL_S))
 
     def _summary(self) -> str:
         recent = self.messages(include_deleted=True)[-5:]
@@ -856,12 +877,16 @@ class FakeDiscord:
         *,
         timeout: float = 5.0,
     ) -> Message:
+        """A followup message matching predicate.
+
+        After a "thinking" defer Discord turns the first followup into the original response (the
+        loading message is edited, no new message appears); that message counts as a followup here.
+        """
         interaction_id = interaction if isinstance(interaction, int) else interaction.id
 
         def check() -> Message | None:
             record = self.world.interactions[interaction_id]
-            for message_id in record.followup_message_ids:
-                message = self.world.messages[message_id]
+            for message in self.followups(record):
                 if predicate(message):
                     return message
             return None
