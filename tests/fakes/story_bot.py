@@ -58,6 +58,7 @@ class StoryBot(commands.Bot):
         self.ready_count = 0
         self.resumed_count = 0
         self.threads_seen: list[discord.Thread] = []
+        self.reactions: list[tuple[int, str, int]] = []
         self._register()
 
     async def setup_hook(self) -> None:
@@ -77,6 +78,9 @@ class StoryBot(commands.Bot):
 
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.threads_seen.append(thread)
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        self.reactions.append((event.message_id, str(event.emoji), event.user_id))
 
     def _register(self) -> None:
         tree = self.tree

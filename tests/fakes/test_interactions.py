@@ -200,3 +200,15 @@ async def test_the_bot_sees_plain_messages(fake: FakeDiscord, bot: StoryBot) -> 
     seen = next(m for m in bot.seen if m.id == posted.id)
     assert seen.content == "a plain line of story" and seen.author.id == fake.member.id
     await asyncio.sleep(0)
+
+
+async def test_reactions_both_ways(fake: FakeDiscord, bot: StoryBot) -> None:
+    channel = bot.get_channel(fake.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("vote for the next twist")
+    await sent.add_reaction("🔥")
+    await fake.react(sent.id, "👍", user=fake.member)
+    await fake.wait_for(lambda: len(bot.reactions) == 2, what="the bot to see both reactions")
+    assert bot.reactions == [(sent.id, "🔥", fake.bot.id), (sent.id, "👍", fake.member.id)]
+    assert fake.message(sent.id).reactions == {"🔥": [fake.bot.id], "👍": [fake.member.id]}
+    assert fake.protocol_errors == []

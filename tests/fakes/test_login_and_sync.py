@@ -117,3 +117,19 @@ async def test_a_privileged_intent_not_enabled_for_the_app_stops_the_bot(
             async with running(StoryBot(intents=intents), fake.token):
                 pass
         assert [e.kind for e in fake.protocol_errors] == ["gateway_disallowed_intents"]
+
+
+async def test_with_the_members_intent_guilds_are_chunked(
+    fake: FakeDiscord, point_discord: PointDiscord
+) -> None:
+    point_discord(fake)
+    intents = discord.Intents.default()
+    intents.members = True
+    async with running(StoryBot(intents=intents), fake.token) as client:
+        guild = client.get_guild(fake.guild.id)
+        assert guild is not None and guild.chunked
+        assert {m.name for m in guild.members} == {"Campfire", "app-owner", "ada", "bo"}
+        ada = guild.get_member(fake.admin.id)
+        assert ada is not None and ada.guild_permissions.manage_guild
+        assert not guild.get_member(fake.member.id).guild_permissions.manage_guild  # type: ignore[union-attr]
+    assert fake.protocol_errors == []

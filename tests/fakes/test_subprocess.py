@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 
 from tests.fakes.discord_server import CallbackType, FakeDiscordProcess, UploadFile
@@ -77,3 +79,31 @@ async def test_the_subprocess_fake_serves_a_bot_and_the_control_api(
             assert again.content == "back"
 
             assert await fake.protocol_errors() == []
+
+
+async def test_concurrent_commands_in_several_channels_over_the_control_api(
+    point_discord: PointDiscord,
+) -> None:
+    async with FakeDiscordProcess(token=TOKEN) as fake:
+        point_discord(fake)
+        channels = [
+            fake.channel,
+            *[await fake.add_channel(fake.guild, f"story-{n}") for n in range(2)],
+        ]
+        async with running(StoryBot(), TOKEN):
+            await fake.wait_for_commands(["tell"])
+            jobs = [(channels[n % 3], ("horror", "comedy")[n % 2], 1 + n % 3) for n in range(9)]
+            interactions = await asyncio.gather(
+                *(fake.slash("tell", {"genre": g, "parts": p}, channel=c) for c, g, p in jobs)
+            )
+            followups = await asyncio.gather(*(fake.wait_for_followup(i) for i in interactions))
+            originals = await asyncio.gather(*(fake.wait_for_original(i) for i in interactions))
+
+        for (channel, genre, parts), interaction, followup, original in zip(
+            jobs, interactions, followups, originals, strict=True
+        ):
+            expected = f"A {genre} story." + "".join(f" Part {n}." for n in range(1, parts + 1))
+            assert original.content == expected and len(original.edits) == parts
+            assert original.channel_id == channel.id == followup.channel_id
+            assert followup.interaction_id == interaction.id
+        assert await fake.protocol_errors() == []

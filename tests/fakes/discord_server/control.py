@@ -9,7 +9,6 @@ REST calls or protocol errors.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -141,11 +140,17 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
         }
 
     async def changes(request: web.Request) -> Any:
+        """Long-poll: answers once the fake changed after `since` (or after `timeout` seconds)
+        with the new version and, with records=1, the messages and interactions that changed."""
         since = int(request.query.get("since", "0"))
         timeout = min(float(request.query.get("timeout", "10")), 30.0)
-        with contextlib.suppress(TimeoutError):
-            await fake.wait_for(lambda: fake.version > since, timeout=timeout, what="a change")
-        return {"version": fake.version}
+        await fake.wait_for_version(since, timeout=timeout)
+        answer: JSON = {"version": fake.version}
+        if request.query.get("records") == "1":
+            messages, interactions = fake.changes_since(since)
+            answer["messages"] = [m.to_json() for m in messages]
+            answer["interactions"] = [i.to_json() for i in interactions]
+        return answer
 
     async def add_guild(request: web.Request) -> Any:
         data = await _body(request)

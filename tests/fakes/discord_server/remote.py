@@ -94,6 +94,12 @@ class RemoteFakeDiscord:
         self.channel: Channel | None = None
         self.admin: Member | None = None
         self.member: Member | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._watch_error: BaseException | None = None
+        self._version = 0
+        self._mirror_messages: dict[int, Message] = {}
+        self._mirror_interactions: dict[int, Interaction] = {}
+        self._mirror_changed = asyncio.Event()
 
     async def connect(self) -> RemoteFakeDiscord:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
@@ -112,6 +118,11 @@ class RemoteFakeDiscord:
         return self
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -445,17 +456,59 @@ class RemoteFakeDiscord:
             return await response.read()
 
     # ------------------------------------------------------------------ waiting
+    #
+    # One background long-poll of /_fake/changes?records=1 keeps a local mirror of the messages
+    # and interactions that changed, so any number of concurrent waiters cost one request per
+    # change instead of one each (this matters for load tests on a shared machine).
+
+    async def _ensure_watching(self) -> None:
+        if self._watcher is not None:
+            if self._watch_error is not None:
+                raise RuntimeError("lost the fake Discord's change feed") from self._watch_error
+            return
+        version = (await self._get("/_fake/changes", since=-1, timeout=0))["version"]
+        for message in await self.messages(include_deleted=True):
+            self._mirror_messages[message.id] = message
+        for record in await self.interactions():
+            self._mirror_interactions[record.id] = record
+        self._version = int(version)
+        self._watcher = asyncio.create_task(self._watch(), name="fake-discord-watch")
+
+    async def _watch(self) -> None:
+        try:
+            while True:
+                data = await self._get("/_fake/changes", since=self._version, timeout=10, records=1)
+                for item in data["messages"]:
+                    message = Message.from_json(item)
+                    self._mirror_messages[message.id] = message
+                for item in data["interactions"]:
+                    record = Interaction.from_json(item)
+                    self._mirror_interactions[record.id] = record
+                self._version = int(data["version"])
+                self._signal()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the fake went away: wake the waiters with the cause
+            self._watch_error = error
+            self._signal()
+
+    def _signal(self) -> None:
+        event, self._mirror_changed = self._mirror_changed, asyncio.Event()
+        event.set()
 
     async def wait_for(
         self, check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
     ) -> Any:
         """Re-run `check` (plain or async) after every change on the server, and at least every
         250 ms (for state outside the fake, such as a bot's cache), until it returns something
-        truthy."""
+        truthy. Checks that read `self.mirror_messages` / `mirror_interactions` cost no request."""
+        await self._ensure_watching()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        version = (await self._get("/_fake/changes", since=-1, timeout=0))["version"]
         while True:
+            if self._watch_error is not None:
+                raise RuntimeError("lost the fake Discord's change feed") from self._watch_error
+            changed = self._mirror_changed
             result = check()
             if inspect.isawaitable(result):
                 result = await result
@@ -464,18 +517,49 @@ class RemoteFakeDiscord:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-            changed = await self._get(
-                "/_fake/changes", since=version, timeout=f"{min(remaining, 0.25):.3f}"
-            )
-            version = changed["version"]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, 0.25))
+
+    @property
+    def mirror_messages(self) -> list[Message]:
+        """Every message (deleted ones too) as of the last change seen, in id order."""
+        return [self._mirror_messages[k] for k in sorted(self._mirror_messages)]
+
+    @property
+    def mirror_interactions(self) -> dict[int, Interaction]:
+        return dict(self._mirror_interactions)
+
+    def _failed(self, interaction_id: int) -> Interaction | None:
+        record = self._mirror_interactions.get(interaction_id)
+        if record is not None and record.failure and not record.acknowledged:
+            raise TimeoutError(f"interaction {interaction_id} failed: {record.failure}")
+        return record
+
+    def _mirror_followups(self, record: Interaction) -> list[Message]:
+        found = [
+            self._mirror_messages[m]
+            for m in record.followup_message_ids
+            if m in self._mirror_messages
+        ]
+        original = self._mirror_messages.get(record.original_message_id or 0)
+        if original is not None and any(r.route == FOLLOWUP_ROUTE for r in original.revisions):
+            found.insert(0, original)
+        return found
 
     async def wait_for_message(
-        self, predicate: Callable[[Message], bool], *, timeout: float = 10.0
+        self,
+        predicate: Callable[[Message], bool],
+        *,
+        channel: Channel | int | None = None,
+        timeout: float = 10.0,
     ) -> Message:
-        async def check() -> Message | None:
-            return next(
-                (m for m in await self.messages(include_deleted=True) if predicate(m)), None
-            )
+        channel_id = _id(channel)
+
+        def check() -> Message | None:
+            found = self.mirror_messages
+            if channel_id is not None:
+                found = [m for m in found if m.channel_id == channel_id]
+            return next((m for m in found if predicate(m)), None)
 
         result: Message = await self.wait_for(check, timeout=timeout, what="a matching message")
         return result
@@ -483,14 +567,11 @@ class RemoteFakeDiscord:
     async def wait_for_response(
         self, interaction: Interaction | int, *, timeout: float = 10.0
     ) -> Interaction:
-        interaction_id = _id(interaction)
-        assert interaction_id is not None
+        interaction_id = _id(interaction) or 0
 
-        async def check() -> Interaction | None:
-            record = await self.interaction(interaction_id)
-            if record.failure and not record.acknowledged:
-                raise TimeoutError(f"interaction {interaction_id} failed: {record.failure}")
-            return record if record.acknowledged else None
+        def check() -> Interaction | None:
+            record = self._failed(interaction_id)
+            return record if record is not None and record.acknowledged else None
 
         result: Interaction = await self.wait_for(
             check, timeout=timeout, what=f"a response to {interaction_id}"
@@ -504,17 +585,14 @@ class RemoteFakeDiscord:
         *,
         timeout: float = 10.0,
     ) -> Message:
-        interaction_id = _id(interaction)
-        assert interaction_id is not None
+        interaction_id = _id(interaction) or 0
 
-        async def check() -> Message | None:
-            record = await self.interaction(interaction_id)
-            if record.failure and not record.acknowledged:
-                raise TimeoutError(f"interaction {interaction_id} failed: {record.failure}")
-            if record.original_message_id is None:
+        def check() -> Message | None:
+            record = self._failed(interaction_id)
+            if record is None or record.original_message_id is None:
                 return None
-            message = await self.message(record.original_message_id)
-            return message if predicate(message) else None
+            message = self._mirror_messages.get(record.original_message_id)
+            return message if message is not None and predicate(message) else None
 
         result: Message = await self.wait_for(
             check, timeout=timeout, what=f"the original response of {interaction_id}"
@@ -538,8 +616,13 @@ class RemoteFakeDiscord:
         *,
         timeout: float = 10.0,
     ) -> Message:
-        async def check() -> Message | None:
-            return next((m for m in await self.followups(interaction) if predicate(m)), None)
+        interaction_id = _id(interaction) or 0
+
+        def check() -> Message | None:
+            record = self._mirror_interactions.get(interaction_id)
+            if record is None:
+                return None
+            return next((m for m in self._mirror_followups(record) if predicate(m)), None)
 
         result: Message = await self.wait_for(check, timeout=timeout, what="a followup")
         return result

@@ -850,6 +850,7 @@ class RestApi:
             )
         if self.world.now() - found.created_at > self.timing.ack_timeout:
             found.failure = found.failure or f"not acknowledged within {self.timing.ack_timeout:g}s"
+            self.world.changed("interaction", found.id)
             raise ApiError(
                 404,
                 ErrorCode.UNKNOWN_INTERACTION,
@@ -862,15 +863,12 @@ class RestApi:
         self, inter: Interaction, body: MessageBody, route: str, *, extra_flags: int = 0
     ) -> Message:
         channel = self.world.channel(inter.channel_id)
+        # Command responses show as "used /command"; component and modal responses are plain
+        # messages carrying interaction_metadata.
         if inter.type == InteractionType.APPLICATION_COMMAND:
             kind = MessageType.CHAT_INPUT_COMMAND
         else:
-            kind = MessageType.REPLY
-            if inter.source_message_id is not None:
-                body.message_reference = {
-                    "message_id": inter.source_message_id,
-                    "fail_if_not_exists": False,
-                }
+            kind = MessageType.DEFAULT
         return self.world.create_message(
             channel,
             self.world.bot.id,
@@ -944,7 +942,7 @@ class RestApi:
             inter.modal = validate_modal(callback_data)
         inter.acknowledged_at = self.world.now()
         inter.callback_types.append(int(kind))
-        self.world.changed()
+        self.world.changed("interaction", inter.id)
         if req.flag("with_response"):
             return Reply(200, {"interaction": answer, "resource": resource})
         return Reply(204)
@@ -1005,7 +1003,7 @@ class RestApi:
         else:
             message = self._interaction_message(inter, body, route)
             inter.followup_message_ids.append(message.id)
-            self.world.changed()
+            self.world.changed("interaction", inter.id)
         if req.flag("wait"):
             return Reply(200, payloads.message(self.world, message))
         return Reply(204)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class FakeDiscord:
         self.world.changed = self._bump
         self.version = 0
         self._changed = asyncio.Event()
+        self._change_log: list[tuple[int, str, int]] = []  # (version, "message"|"interaction", id)
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._timers: list[asyncio.TimerHandle] = []
@@ -340,7 +342,7 @@ class FakeDiscord:
                 self.config.interaction_ack_timeout, self._check_ack, record.id
             )
         )
-        self.world.changed()
+        self.world.changed("interaction", record.id)
         return record
 
     def _check_ack(self, interaction_id: int) -> None:
@@ -350,6 +352,7 @@ class FakeDiscord:
         record.failure = (
             record.failure or f"not acknowledged within {self.config.interaction_ack_timeout:g}s"
         )
+        self.world.changed("interaction", record.id)
         self.recorder.protocol_error(
             "interaction_timeout",
             f"interaction {record.id} ({record.command_name or record.custom_id}) "
@@ -788,10 +791,25 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ waiting
 
-    def _bump(self) -> None:
+    def _bump(self, kind: str = "", item_id: int = 0) -> None:
         self.version += 1
+        if kind:
+            self._change_log.append((self.version, kind, item_id))
         event, self._changed = self._changed, asyncio.Event()
         event.set()
+
+    def changes_since(self, version: int) -> tuple[list[Message], list[Interaction]]:
+        """Messages and interactions that changed after `version` (each once, current state)."""
+        start = bisect.bisect_right(self._change_log, version, key=lambda entry: entry[0])
+        message_ids: dict[int, None] = {}
+        interaction_ids: dict[int, None] = {}
+        for _, kind, item_id in self._change_log[start:]:
+            (message_ids if kind == "message" else interaction_ids)[item_id] = None
+        messages = [self.world.messages[i] for i in message_ids if i in self.world.messages]
+        found = [
+            self.world.interactions[i] for i in interaction_ids if i in self.world.interactions
+        ]
+        return messages, found
 
     async def wait_for(
         self, check: Callable[[], T | None], *, timeout: float = 5.0, what: str = "condition"
@@ -823,13 +841,28 @@ class FakeDiscord:
         sessions = [s.to_json() for s in self.hub.sessions]
         return f"last messages: {lines}; protocol errors: {errors}; sessions: {sessions}"
 
+    async def wait_for_version(self, since: int, *, timeout: float) -> int:
+        """Wait until anything changed after version `since`; returns the current version."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.version <= since and (remaining := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return self.version
+
     async def wait_for_message(
-        self, predicate: Callable[[Message], bool], *, timeout: float = 5.0
+        self,
+        predicate: Callable[[Message], bool],
+        *,
+        channel: Channel | int | None = None,
+        timeout: float = 5.0,
     ) -> Message:
-        """The first message (in id order, edits included) for which predicate(message) is true."""
+        """The first message (in id order; deleted ones too) for which predicate(message) holds,
+        now or after a later send or edit. `channel` narrows the search to one channel."""
 
         def check() -> Message | None:
-            return next((m for m in self.messages(include_deleted=True) if predicate(m)), None)
+            found = self.messages(channel, include_deleted=True)
+            return next((m for m in found if predicate(m)), None)
 
         return await self.wait_for(check, timeout=timeout, what="a matching message")
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tests.fakes.discord_server import payloads
 from tests.fakes.discord_server.constants import (
@@ -61,6 +61,16 @@ _APP_FLAG_FOR_INTENT = {
 }
 
 
+class ChangeListener(Protocol):
+    """Called after every change; kind "message" or "interaction" names the record that changed."""
+
+    def __call__(self, kind: str = "", item_id: int = 0) -> None: ...
+
+
+def _ignore_change(kind: str = "", item_id: int = 0) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Mentions:
     users: tuple[int, ...]
@@ -83,7 +93,7 @@ class World:
         self.privileged_intents = privileged_intents
         self.attachment_size_limit = attachment_size_limit
         self.dispatch: Dispatch = lambda event, data, guild_id: None
-        self.changed: Callable[[], None] = lambda: None
+        self.changed: ChangeListener = _ignore_change
 
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
@@ -356,7 +366,7 @@ class World:
     def _record_pings(self, message: Message) -> None:
         found = self._current_mentions(message)
         for user_id in found.users:
-            if user_id not in message.pinged_user_ids:
+            if user_id != message.author_id and user_id not in message.pinged_user_ids:
                 message.pinged_user_ids.append(user_id)
         for role_id in found.roles:
             if role_id not in message.pinged_role_ids:
@@ -516,7 +526,7 @@ class World:
                 payloads.message(self, message, for_gateway=True),
                 channel.guild_id,
             )
-        self.changed()
+        self.changed("message", message.id)
 
     def _check_can_send(self, channel: Channel, author_id: int, *, has_files: bool) -> None:
         needed = [
@@ -589,7 +599,7 @@ class World:
                 payloads.message(self, message, for_gateway=True),
                 message.guild_id,
             )
-        self.changed()
+        self.changed("message", message.id)
         return message
 
     def delete_message(self, message: Message) -> None:
@@ -599,7 +609,7 @@ class World:
             if message.guild_id is not None:
                 event["guild_id"] = str(message.guild_id)
             self.dispatch("MESSAGE_DELETE", event, message.guild_id)
-        self.changed()
+        self.changed("message", message.id)
 
     def add_reaction(self, message: Message, emoji: str, user_id: int) -> None:
         users = message.reactions.setdefault(emoji, [])
@@ -621,7 +631,7 @@ class World:
             if found is not None:
                 event["member"] = payloads.member(found)
         self.dispatch("MESSAGE_REACTION_ADD", event, message.guild_id)
-        self.changed()
+        self.changed("message", message.id)
 
     def remove_reaction(self, message: Message, emoji: str, user_id: int) -> None:
         users = message.reactions.get(emoji, [])
@@ -639,7 +649,7 @@ class World:
         if message.guild_id is not None:
             event["guild_id"] = str(message.guild_id)
         self.dispatch("MESSAGE_REACTION_REMOVE", event, message.guild_id)
-        self.changed()
+        self.changed("message", message.id)
 
     def record_typing(self, channel: Channel, user_id: int) -> None:
         self.typing.append((self.now(), channel.id, user_id))
@@ -721,6 +731,7 @@ class World:
         if starter is not None:
             starter.thread_id = thread.id
             starter.system_flags |= MessageFlag.HAS_THREAD
+            self.changed("message", starter.id)
             self.dispatch(
                 "MESSAGE_UPDATE",
                 payloads.message(self, starter, for_gateway=True),
