@@ -86,6 +86,7 @@ async def test_concurrent_commands_in_several_channels_over_the_control_api(
 ) -> None:
     async with FakeDiscordProcess(token=TOKEN) as fake:
         point_discord(fake)
+        assert fake.channel is not None
         channels = [
             fake.channel,
             *[await fake.add_channel(fake.guild, f"story-{n}") for n in range(2)],
