@@ -48,6 +48,19 @@ class FeedbackModal(discord.ui.Modal, title="Feedback"):
 
 
 class StoryBot(commands.Bot):
+    COMMANDS = (
+        "tell",
+        "thread",
+        "admin",
+        "echo",
+        "slow",
+        "inspect",
+        "pick",
+        "feedback",
+        "draft",
+        "say",
+    )
+
     def __init__(self, *, intents: discord.Intents | None = None) -> None:
         if intents is None:
             intents = discord.Intents.default()
@@ -178,6 +191,15 @@ class StoryBot(commands.Bot):
         @tree.command(name="feedback", description="Tell us what you think")
         async def feedback(interaction: discord.Interaction) -> None:
             await interaction.response.send_modal(FeedbackModal())
+
+        @tree.command(name="draft", description="Reply, revise a followup, then clean up")
+        async def draft(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("Drafting...")
+            note = await interaction.followup.send("A note.", wait=True)
+            await note.edit(content="A revised note.")
+            fetched = await interaction.followup.fetch_message(note.id)
+            await fetched.delete()
+            await interaction.delete_original_response()
 
         @tree.command(name="say", description="Post in the channel while typing")
         async def say(interaction: discord.Interaction, text: str) -> None:

@@ -212,3 +212,52 @@ async def test_reactions_both_ways(fake: FakeDiscord, bot: StoryBot) -> None:
     assert bot.reactions == [(sent.id, "🔥", fake.bot.id), (sent.id, "👍", fake.member.id)]
     assert fake.message(sent.id).reactions == {"🔥": [fake.bot.id], "👍": [fake.member.id]}
     assert fake.protocol_errors == []
+
+
+async def test_followups_and_the_original_can_be_edited_fetched_and_deleted(
+    fake: FakeDiscord, bot: StoryBot
+) -> None:
+    interaction = await fake.slash("draft")
+    await fake.wait_for(
+        lambda: (
+            (original := fake.world.messages.get(interaction.original_message_id or 0))
+            and original.deleted
+        ),
+        what="the original to be deleted",
+    )
+    (note,) = [fake.message(m) for m in interaction.followup_message_ids]
+    assert [r.content for r in note.revisions] == ["A note.", "A revised note."] and note.deleted
+    routes = [c.key for c in fake.requests if c.route.startswith("/webhooks/")]
+    assert routes == [
+        "POST /webhooks/{webhook_id}/{webhook_token}",
+        "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        "GET /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        "DELETE /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        "DELETE /webhooks/{webhook_id}/{webhook_token}/messages/@original",
+    ]
+    deleted = {f.d["id"] for f in fake.dispatched("MESSAGE_DELETE")}
+    assert deleted == {str(note.id), str(interaction.original_message_id)}
+    assert fake.protocol_errors == []
+
+
+async def test_channel_message_lifecycle(fake: FakeDiscord, bot: StoryBot) -> None:
+    channel = bot.get_channel(fake.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send(
+        "first draft", embed=discord.Embed(title="Chapter 1", description="It begins.")
+    )
+    await sent.edit(content="second draft")
+    fetched = await channel.fetch_message(sent.id)
+    assert fetched.content == "second draft" and fetched.embeds[0].title == "Chapter 1"
+    history = [m.content async for m in channel.history(limit=10)]
+    assert history == ["second draft"]
+    await fetched.delete()
+
+    record = fake.message(sent.id)
+    assert [r.content for r in record.revisions] == ["first draft", "second draft"]
+    assert record.embeds == [
+        {"type": "rich", "flags": 0, "title": "Chapter 1", "description": "It begins."}
+    ]
+    assert record.deleted and record.edited_timestamp is not None
+    assert fake.messages(fake.channel) == []
+    assert fake.protocol_errors == []

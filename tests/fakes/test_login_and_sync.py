@@ -21,17 +21,7 @@ async def test_bot_logs_in_sees_the_guild_and_syncs_its_commands(
     assert guild.me.guild_permissions.send_messages
 
     commands = {c["name"]: c for c in fake.commands()}
-    assert set(commands) == {
-        "tell",
-        "thread",
-        "admin",
-        "echo",
-        "slow",
-        "inspect",
-        "pick",
-        "feedback",
-        "say",
-    }
+    assert set(commands) == set(StoryBot.COMMANDS)
     tell = commands["tell"]
     assert tell["id"].isdigit() and tell["application_id"] == str(fake.application_id)
     genre, parts = tell["options"]

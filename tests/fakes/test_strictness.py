@@ -61,6 +61,9 @@ async def test_answers_carry_exact_json_content_type_and_rate_limit_headers(
             "X-RateLimit-Remaining",
             "X-RateLimit-Reset-After",
         } <= set(response.headers)
+    async with http.get(f"{fake.url}/gateway/bot") as response:
+        body = await response.json()
+        assert body["url"] == fake.gateway_url and body["shards"] == 1
     async with (
         aiohttp.ClientSession() as anonymous,
         anonymous.get(f"{fake.url}/users/@me") as response,
