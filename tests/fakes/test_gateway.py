@@ -92,7 +92,7 @@ async def test_heartbeats_are_acknowledged(point_discord: PointDiscord) -> None:
     async with FakeDiscord(heartbeat_interval_ms=100) as fake:
         point_discord(fake)
         async with running(StoryBot(), fake.token) as client:
-            await asyncio.sleep(0.35)
+            await asyncio.sleep(0.5)
             beats = [f for f in fake.gateway_frames if f.direction == "in" and f.op == Op.HEARTBEAT]
             acks = [
                 f for f in fake.gateway_frames if f.direction == "out" and f.op == Op.HEARTBEAT_ACK

@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 import discord
+import pytest
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.story_bot import StoryBot
@@ -32,11 +33,16 @@ async def test_a_route_429_is_retried_after_retry_after(fake: FakeDiscord, bot: 
     assert fake.protocol_errors == []
 
 
-async def test_a_global_429_holds_every_route(fake: FakeDiscord, bot: StoryBot) -> None:
+async def test_a_global_429_holds_every_route(
+    fake: FakeDiscord, bot: StoryBot, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.rate_limit(SEND, retry_after=0.4, is_global=True)
     sending = asyncio.create_task(_channel(bot, fake).send("global"))
     limited = await fake.wait_for_request(lambda c: c.status == 429)
-    await asyncio.sleep(0.05)
+    await fake.wait_for(
+        lambda: any("Global rate limit has been hit" in r.getMessage() for r in caplog.records),
+        what="discord.py to take the global limit",
+    )
     await bot.fetch_channel(fake.channel.id)  # another route: must wait for the global limit too
     await sending
 

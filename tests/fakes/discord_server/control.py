@@ -56,7 +56,7 @@ def _wrap(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.Stre
             return _reply({"error": str(error), "kind": error.kind}, error.status)
         except TimeoutError as error:
             return _reply({"error": str(error), "kind": "timeout"}, 408)
-        except (ApiError, KeyError, ValueError, TypeError) as error:
+        except (ApiError, KeyError, ValueError, TypeError, RuntimeError) as error:
             return _reply({"error": f"{type(error).__name__}: {error}", "kind": "bad_request"}, 400)
 
     return run

@@ -224,7 +224,7 @@ class FakeDiscord:
 
     def _default(self) -> DefaultWorld:
         if self.defaults is None:
-            raise RuntimeError(
+            raise InteractionError(
                 "this FakeDiscord was built with default_world=False; pass guild/channel/user"
             )
         return self.defaults
