@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import discord
+import pytest
 
-from tests.fakes.discord_server import CallbackType, FakeDiscordProcess, UploadFile
+from tests.fakes.discord_server import (
+    CallbackType,
+    CommandNotPermitted,
+    FakeDiscordProcess,
+    InteractionError,
+    UploadFile,
+)
 from tests.fakes.story_bot import StoryBot, running
 
 from .conftest import PointDiscord
@@ -24,6 +31,11 @@ async def test_the_subprocess_fake_serves_a_bot_and_the_control_api(
         async with running(StoryBot(), TOKEN) as bot:
             assert isinstance(bot, StoryBot)
             await fake.wait_for_commands(["tell", "admin"])
+            # Refusals cross the control API as the same exceptions as in-process.
+            with pytest.raises(CommandNotPermitted):
+                await fake.slash("admin reset", user=fake.member)
+            with pytest.raises(InteractionError, match="only accepts the choices"):
+                await fake.slash("tell", {"genre": "romance"})
 
             # A slash command with defer, streamed edits, a followup with a file and a button.
             interaction = await fake.slash("tell", {"genre": "horror", "parts": 2}, user=fake.admin)
