@@ -505,7 +505,7 @@ class RestApi:
 
     async def put_commands(self, req: RestRequest) -> Reply:
         scope = self._command_scope(req)
-        commands = validate_commands(req.body, guild=scope is not None)
+        commands = validate_commands(req.body)
         return Reply(200, self.world.overwrite_commands(scope, commands))
 
     async def post_command(self, req: RestRequest) -> Reply:
@@ -698,7 +698,7 @@ class RestApi:
 
     async def post_message(self, req: RestRequest) -> Reply:
         channel = self._channel(req)
-        body = parse_message_body(req.body, req.uploads, edit=False)
+        body = parse_message_body(req.body, req.uploads)
         message = self.world.create_message(
             channel, self.world.bot.id, body, route=f"{req.method} {req.route}"
         )
@@ -712,7 +712,7 @@ class RestApi:
     async def patch_message(self, req: RestRequest) -> Reply:
         channel = self._channel(req)
         message = self._message(req, channel)
-        body = parse_message_body(req.body, req.uploads, edit=True)
+        body = parse_message_body(req.body, req.uploads)
         if message.author_id != self.world.bot.id:
             raise ApiError(
                 403,
@@ -896,7 +896,7 @@ class RestApi:
         resource: JSON = {"type": kind}
         if kind == CallbackType.CHANNEL_MESSAGE_WITH_SOURCE:
             message = self._interaction_message(
-                inter, parse_message_body(callback_data, req.uploads, edit=False), route
+                inter, parse_message_body(callback_data, req.uploads), route
             )
             inter.original_message_id = message.id
             answer.update(
@@ -906,7 +906,7 @@ class RestApi:
             )
             resource["message"] = payloads.message(self.world, message)
         elif kind == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE:
-            body = parse_message_body({"flags": callback_data.get("flags", 0)}, [], edit=False)
+            body = parse_message_body({"flags": callback_data.get("flags", 0)}, [])
             ephemeral = (body.flags or 0) & MessageFlag.EPHEMERAL
             body.flags = None
             message = self._interaction_message(
@@ -927,7 +927,7 @@ class RestApi:
             if source is None or source.deleted:
                 raise not_found(ErrorCode.UNKNOWN_MESSAGE, "Message")
             self.world.edit_message(
-                source, parse_message_body(callback_data, req.uploads, edit=True), route=route
+                source, parse_message_body(callback_data, req.uploads), route=route
             )
             inter.original_message_id = source.id
             answer.update(
@@ -986,7 +986,7 @@ class RestApi:
 
     async def post_followup(self, req: RestRequest) -> Reply:
         inter = self._webhook_interaction(req)
-        body = parse_message_body(req.body, req.uploads, edit=False)
+        body = parse_message_body(req.body, req.uploads)
         route = f"{req.method} {req.route}"
         original = self.world.messages.get(inter.original_message_id or 0)
         if original is not None and original.loading and not original.deleted:
@@ -1015,7 +1015,7 @@ class RestApi:
     async def patch_webhook_message(self, req: RestRequest) -> Reply:
         inter = self._webhook_interaction(req)
         message = self._webhook_message(req, inter)
-        body = parse_message_body(req.body, req.uploads, edit=True)
+        body = parse_message_body(req.body, req.uploads)
         edited = self.world.edit_message(message, body, route=f"{req.method} {req.route}")
         return Reply(200, payloads.message(self.world, edited))
 

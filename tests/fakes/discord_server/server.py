@@ -601,7 +601,7 @@ class FakeDiscord:
         uploads = [
             Upload(f"files[{i}]", f.filename, f.data, f.content_type) for i, f in enumerate(files)
         ]
-        parsed = parse_message_body(body, uploads, edit=False)
+        parsed = parse_message_body(body, uploads)
         try:
             return self.world.create_message(
                 channel_obj, member.id, parsed, route="user:post_message"
@@ -613,7 +613,7 @@ class FakeDiscord:
         """The author edits their own message (MESSAGE_UPDATE)."""
         target = self._message(message)
         return self.world.edit_message(
-            target, parse_message_body({"content": content}, [], edit=True), route="user:edit"
+            target, parse_message_body({"content": content}, []), route="user:edit"
         )
 
     async def delete_message(self, message: Message | int) -> None:

@@ -91,7 +91,7 @@ def require_object(body: Any) -> JSON:
     return body
 
 
-def parse_message_body(body: Any, uploads: list[Upload], *, edit: bool) -> MessageBody:
+def parse_message_body(body: Any, uploads: list[Upload]) -> MessageBody:
     data = require_object(body)
     errors = FormErrors()
     out = MessageBody(provided=frozenset(data))
@@ -357,7 +357,7 @@ def empty_message_error() -> ApiError:
 # Application commands
 
 
-def validate_commands(body: Any, *, guild: bool) -> list[JSON]:
+def validate_commands(body: Any) -> list[JSON]:
     """Bulk-overwrite body: a list of commands. Returns them unchanged after the checks."""
     if not isinstance(body, list):
         errors = FormErrors()
