@@ -641,6 +641,15 @@ class RemoteFakeDiscord:
         )
         return result
 
+    async def wait_for_request(
+        self, predicate: Callable[[RestCall], bool], *, timeout: float = 10.0
+    ) -> RestCall:
+        async def check() -> RestCall | None:
+            return next((c for c in await self.requests() if predicate(c)), None)
+
+        result: RestCall = await self.wait_for(check, timeout=timeout, what="a matching request")
+        return result
+
     async def wait_until_connected(self, *, timeout: float = 10.0) -> JSON:
         async def check() -> JSON | None:
             live = [s for s in await self.sessions() if s["connected"]]
