@@ -122,3 +122,19 @@ async def test_gateway_refuses_a_wrong_token_and_junk(fake: FakeDiscord) -> None
     assert kinds == ["gateway_authentication_failed", "gateway_decode_error", "gateway_bad_query"]
     # Tokens are never kept in the gateway log.
     assert "wrong" not in json.dumps([f.to_json() for f in fake.gateway_frames])
+
+
+async def test_a_session_not_resumed_in_time_is_gone(point_discord: PointDiscord) -> None:
+    async with FakeDiscord(session_resume_window=0.2) as fake:
+        point_discord(fake)
+        async with running(StoryBot(), fake.token):
+            fake.hold_new_connections()
+            await fake.disconnect(4000)
+            await fake.wait_for(lambda: fake.hub.held_handshakes, what="a reconnect attempt")
+            await asyncio.sleep(0.3)
+            fake.release_new_connections()
+            await fake.wait_for(
+                lambda: fake.identify_count == 2 and fake.hub.live_sessions, what="IDENTIFY"
+            )
+            assert fake.resume_count == 0 and not fake.sessions[0].resumable
+            await _still_answers(fake, "a fresh session")

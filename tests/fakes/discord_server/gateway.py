@@ -76,6 +76,7 @@ class GatewaySession:
     connection: Connection | None = None
     resumable: bool = True
     compress: str | None = None
+    disconnected_at: float = 0.0
     resumes: int = 0
     resume_paths: list[str] = field(default_factory=list)
 
@@ -107,9 +108,12 @@ class GatewayHub:
         gateway_url: Callable[[], str],
         resume_url: Callable[[], str],
         protocol_error: ProtocolErrorSink,
+        resume_window_s: float = 60.0,
     ) -> None:
         self.world = world
         self._token = token
+        # How long Discord keeps a session without a socket (events buffered for RESUME).
+        self.resume_window_s = resume_window_s
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self._gateway_url = gateway_url
         self._resume_url = resume_url
@@ -133,6 +137,7 @@ class GatewayHub:
         """Send a DISPATCH to every session that should get it; returns how many did."""
         delivered = 0
         for session in self.sessions:
+            self._expire(session)
             if not session.resumable:
                 continue
             shard_id, shard_count = session.shard
@@ -367,6 +372,8 @@ class GatewayHub:
             await self._close(connection, CloseCode.AUTHENTICATION_FAILED)
             return
         session = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)
+        if session is not None:
+            self._expire(session)
         seq = data.get("seq")
         if (
             session is None
@@ -424,6 +431,12 @@ class GatewayHub:
         self._send_dispatch(session, "GUILD_MEMBERS_CHUNK", event)
 
     # ------------------------------------------------------------------ plumbing
+
+    def _expire(self, session: GatewaySession) -> None:
+        """A session nobody resumed within the window is gone, as on Discord."""
+        idle = self.world.now() - session.disconnected_at
+        if session.connection is None and idle > self.resume_window_s:
+            session.resumable = False
 
     def _on_shard(self, session: GatewaySession, guild_id: int) -> bool:
         return (guild_id >> 22) % session.shard[1] == session.shard[0]
@@ -491,6 +504,7 @@ class GatewayHub:
             self.connections.remove(connection)
         if connection.session is not None and connection.session.connection is connection:
             connection.session.connection = None
+            connection.session.disconnected_at = self.world.now()
         connection.queue.put_nowait(_CLOSE)
         self.world.changed()
 

@@ -66,6 +66,7 @@ class FakeDiscordConfig:
     bucket_limit: int = 50  # requests per bucket per window before an automatic 429
     bucket_window: float = 1.0
     default_world: bool = True  # a guild "Campfire Test" with #general, an admin and a member
+    session_resume_window: float = 60.0  # seconds a socketless session stays resumable
 
 
 @dataclass
@@ -103,6 +104,7 @@ class FakeDiscord:
             gateway_url=lambda: self.gateway_url,
             resume_url=lambda: self.resume_gateway_url,
             protocol_error=self._gateway_protocol_error,
+            resume_window_s=self.config.session_resume_window,
         )
         self.rest = RestApi(
             self.world,
