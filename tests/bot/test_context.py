@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.context import GAP_MARKER, build_context
+from bot.context import GAP_MARKER, CountTokens, build_context
 
 
 def words(text: str) -> int:
@@ -34,11 +34,11 @@ def test_keeps_opening_and_newest_turns_and_marks_the_gap() -> None:
 
 @pytest.mark.parametrize("budget", [1, 5, 17, 40, 80, 200, 1000])
 @pytest.mark.parametrize("counter", [words, chars])
-def test_never_exceeds_budget(budget: int, counter: object) -> None:
-    count = counter  # type: ignore[assignment]
+def test_never_exceeds_budget(budget: int, counter: CountTokens) -> None:
+    count = counter
     turns = ["alpha beta gamma delta " * 5, "short one", "epsilon zeta eta theta " * 7]
     context = build_context("In the beginning there was a storm " * 3, turns, budget, count)
-    assert count(context) <= budget  # type: ignore[operator]
+    assert count(context) <= budget
 
 
 def test_newest_turn_is_cut_from_its_start_keeping_its_end() -> None:

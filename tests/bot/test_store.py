@@ -11,13 +11,6 @@ import pytest
 from bot.store import MIGRATIONS, Migration, Store
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> Store:
-    s = await Store.open(tmp_path / "campfire.db")
-    yield s  # type: ignore[misc]
-    await s.close()
-
-
 async def test_migrations_applied_once_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     async with await Store.open(path) as store:
