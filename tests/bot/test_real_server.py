@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.model_client import HttpModelClient, ModelError
-from bot.story import Author, Defaults, StoryKey, StoryService
 from bot.store import Store
+from bot.story import Author, Defaults, StoryKey, StoryService
 from core.controls import Task
 
 pytest.importorskip("model_server.app")
