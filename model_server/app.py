@@ -82,6 +82,8 @@ def _engine_factory(settings: ServerSettings, metrics: ServerMetrics) -> Any:
         hooks = EngineHooks(
             on_step=metrics.batch_size.labels(name).observe,
             on_queue_depth=metrics.queue_depth.labels(name).set,
+            on_tokens=metrics.generated_tokens.labels(name).inc,
+            on_active_rows=metrics.active_rows.labels(name).set,
         )
         config = EngineConfig(
             context_window=manifest.context_window,

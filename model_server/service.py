@@ -175,11 +175,6 @@ class GenerationService:
                 headers={"Retry-After": str(self.settings.retry_after_s)},
             ) from None
 
-    def _count_tokens(self, resident: Resident, rows: list[RowFinished]) -> None:
-        total = sum(row.tokens for row in rows)
-        if total:
-            self.metrics.generated_tokens.labels(resident.name).inc(total)
-
     # --- /v1/generate ------------------------------------------------------------------------
 
     async def open_generate(self, request: GenerateRequest) -> GenerationRun:
@@ -240,7 +235,6 @@ class GenerationService:
                     copied_from_training=copied,
                 )
             )
-        self._count_tokens(run.resident, rows)
         return GenerateResponse(
             id=f"gen-{uuid.uuid4().hex[:16]}",
             checkpoint=run.resident.name,
@@ -348,7 +342,6 @@ class GenerationService:
             run.close()
         rows = [row for prompt_rows in per_prompt for row in prompt_rows]
         _check_error(rows)
-        self._count_tokens(run.resident, rows)
         choices = [
             CompletionChoice(
                 text=row.text,
@@ -383,7 +376,6 @@ class GenerationService:
                         text="", index=index, finish_reason=self._openai_reason(event)
                     )
                 yield self._completion(run, [choice], None)
-            self._count_tokens(run.resident, rows)
         finally:
             run.close()
 

@@ -138,3 +138,15 @@ def run_server_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample in /metrics text (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == (f"{name}{{{wanted}}}" if wanted else name):
+            return float(value)
+    return 0.0

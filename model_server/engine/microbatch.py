@@ -57,6 +57,7 @@ class EngineHooks:
     on_step: Callable[[int], None] = lambda rows: None
     on_queue_depth: Callable[[int], None] = lambda depth: None
     on_tokens: Callable[[int], None] = lambda tokens: None
+    on_active_rows: Callable[[int], None] = lambda rows: None
 
 
 @dataclass(eq=False)
@@ -180,7 +181,7 @@ class MicroBatchEngine(Engine):
             known = marker_id != tokenizer.unk_token_id or tokenizer.unk_token == marker
             if isinstance(marker_id, int) and known:
                 finish.add(marker_id)
-        vocab = int(self._model.get_output_embeddings().weight.shape[0])
+        vocab = int(getattr(self._model.config, "vocab_size", None) or len(tokenizer))
         banned = sorted({int(i) for i in tokenizer.all_special_ids if 0 <= int(i) < vocab} - finish)
         return finish, torch.tensor(banned, dtype=torch.long, device=self._device)
 
@@ -203,6 +204,7 @@ class MicroBatchEngine(Engine):
                     in_batch = {id(r) for r in self._batch.rows}
                     failed = [*self._batch.rows, *(r for r in admitted if id(r) not in in_batch)]
                     self._batch = _Batch()
+                    self._hooks.on_active_rows(0)
                     for row in failed:
                         self._finish(row, "error", f"generation failed: {type(exc).__name__}")
 
@@ -332,6 +334,7 @@ class MicroBatchEngine(Engine):
         old = self._batch
         if not old.rows:
             self._batch = new
+            self._hooks.on_active_rows(len(new.rows))
             return
         assert old.mask is not None and new.mask is not None
         assert old.positions is not None and new.positions is not None
@@ -352,10 +355,12 @@ class MicroBatchEngine(Engine):
         old.mask = torch.cat([pad(old.mask, 1), pad(new.mask, 1)])
         old.positions = torch.cat([old.positions, new.positions])
         old.rows.extend(new.rows)
+        self._hooks.on_active_rows(len(old.rows))
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""
         batch = self._batch
+        self._hooks.on_active_rows(len(keep))
         if not keep:
             self._batch = _Batch()
             return
