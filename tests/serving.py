@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -150,3 +150,14 @@ def metric_value(text: str, name: str, **labels: str) -> float:
         if series == (f"{name}{{{wanted}}}" if wanted else name):
             return float(value)
     return 0.0
+
+
+async def wait_until(
+    condition: Callable[[], bool], timeout: float = 10, step: float = 0.002
+) -> None:
+    """Poll condition (set by another thread) until true; TimeoutError after timeout seconds."""
+    for _ in range(max(1, int(timeout / step))):
+        if condition():
+            return
+        await asyncio.sleep(step)
+    raise TimeoutError("condition not met in time")

@@ -12,6 +12,7 @@ from core.controls import Genre, Task, control_tokens
 from core.manifest import CheckpointManifest
 from model_server.engine import EngineRequest, QueueFullError, RowParams, TextDelta
 from model_server.quantization import LoadedWeights
+from tests.serving import wait_until
 
 
 @pytest.fixture
@@ -65,8 +66,7 @@ async def test_a_late_request_joins_the_running_batch(make_engine, prompt_ids):
     engine = make_engine(batch_wait_ms=0)
     alone = (await run(engine, prompt_ids, **GREEDY))[0]
     long_task = asyncio.create_task(run(engine, prompt_ids, max_new_tokens=200, temperature=0))
-    while engine.health().running_rows == 0:
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: engine.health().running_rows > 0)
     late = (await run(engine, prompt_ids, **GREEDY))[0]
     await long_task
     assert engine.health().stats.max_rows_in_step == 2
@@ -134,19 +134,15 @@ async def test_abort_drops_rows_from_the_batch(make_engine, prompt_ids):
         if isinstance(event, TextDelta):
             handle.abort()
     assert {row.finish_reason for row in handle.finished.values()} == {"aborted"}
-    for _ in range(200):  # the worker drops the rows right after it reports them
-        if engine.health().running_rows == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert engine.health().running_rows == 0
+    # The worker drops the rows right after it reports them.
+    await wait_until(lambda: engine.health().running_rows == 0)
     assert engine.health().stats.generated_tokens < 200
 
 
 async def test_full_queue_refuses_instead_of_growing(make_engine, prompt_ids):
     engine = make_engine(max_batch_size=1, max_queue=1, batch_wait_ms=0)
     running = engine.submit(EngineRequest(prompt_ids, RowParams(max_new_tokens=5000), 1))
-    while engine.health().running_rows == 0:
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: engine.health().running_rows > 0)
     waiting = engine.submit(EngineRequest(prompt_ids, RowParams(max_new_tokens=5), 1))
     with pytest.raises(QueueFullError, match="busy"):
         engine.submit(EngineRequest(prompt_ids, RowParams(max_new_tokens=5), 1))
