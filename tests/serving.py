@@ -152,11 +152,10 @@ def metric_value(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def wait_until(
-    condition: Callable[[], bool], timeout: float = 10, step: float = 0.002
-) -> None:
-    """Poll condition (set by another thread) until true; TimeoutError after timeout seconds."""
-    for _ in range(max(1, int(timeout / step))):
+async def wait_until(condition: Callable[[], bool], within_s: float = 10) -> None:
+    """Poll condition (set by another thread) until true; TimeoutError after within_s seconds."""
+    step = 0.002
+    for _ in range(max(1, int(within_s / step))):
         if condition():
             return
         await asyncio.sleep(step)
