@@ -202,10 +202,11 @@ class CheckpointRegistry:
         """Unload in a thread: closing an engine joins its worker, never block the loop."""
         threading.Thread(target=self._unload, args=(resident,), daemon=True).start()
 
-    def _unload(self, resident: Resident) -> None:
+    def _unload(self, resident: Resident, collect: bool = True) -> None:
         resident.engine.close()
         log.info("unloaded checkpoint %s", resident.name)
-        gc.collect()
+        if collect:  # give the memory back now (GPU memory above all), not at some later GC
+            gc.collect()
 
     # --- using -------------------------------------------------------------------------------
 
@@ -248,6 +249,6 @@ class CheckpointRegistry:
 
     async def close(self) -> None:
         for resident in [*self._resident.values(), *self._retired]:
-            await asyncio.to_thread(self._unload, resident)
+            await asyncio.to_thread(self._unload, resident, False)
         self._resident.clear()
         self._retired.clear()
