@@ -363,7 +363,6 @@ class GenerationService:
         self, run: GenerationRun, n: int
     ) -> AsyncIterator[CompletionResponse]:
         """OpenAI-style chunks: one choice each; a final empty-text chunk carries finish_reason."""
-        rows: list[RowFinished] = []
         try:
             async for number, event in run.events():
                 index = number * n + event.index
@@ -371,7 +370,8 @@ class GenerationService:
                     run.note_text()
                     choice = CompletionChoice(text=event.text, index=index, finish_reason=None)
                 else:
-                    rows.append(event)
+                    if event.finish_reason == "error":
+                        raise ApiError(500, event.error or "generation failed", type="server_error")
                     choice = CompletionChoice(
                         text="", index=index, finish_reason=self._openai_reason(event)
                     )

@@ -69,6 +69,7 @@ class _Row:
     context: list[int]  # the tokens the model attends to; the cache holds all but the last
     tracker: TextTracker
     generated: int = 0
+    done: bool = False
     fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
 
     @property
@@ -106,7 +107,8 @@ class MicroBatchEngine(Engine):
         self._pad_id = self._pad_token_id()
         self._finish_ids, self._banned_ids = self._special_ids()
         self._waiting: deque[RequestHandle] = deque()
-        self._slid: deque[_Row] = deque()
+        # Rows to prefill again before new requests: slid windows, halves of an OOM split.
+        self._readmit: deque[_Row] = deque()
         self._batch = _Batch()
         self._cond = threading.Condition()
         self._closed = False
@@ -148,7 +150,7 @@ class MicroBatchEngine(Engine):
     @property
     def idle(self) -> bool:
         with self._cond:
-            return not self._waiting and not self._batch.rows and not self._slid
+            return not self._waiting and not self._batch.rows and not self._readmit
 
     def close(self) -> None:
         with self._cond:
@@ -211,14 +213,14 @@ class MicroBatchEngine(Engine):
     def _next_admissions(self) -> list[_Row] | None:
         """Rows to add to the batch now (possibly none); None when the engine is closed."""
         with self._cond:
-            while not (self._waiting or self._slid or self._batch.rows or self._closed):
+            while not (self._waiting or self._readmit or self._batch.rows or self._closed):
                 self._cond.wait()
             if self._closed:
-                for row in [*self._batch.rows, *self._slid]:
+                for row in [*self._batch.rows, *self._readmit]:
                     self._finish(row, "aborted", "the checkpoint was unloaded")
                 self._batch = _Batch()
                 return None
-            if not self._batch.rows and not self._slid and self._config.batch_wait_ms > 0:
+            if not self._batch.rows and not self._readmit and self._config.batch_wait_ms > 0:
                 # Idle engine: give companions a few milliseconds to arrive.
                 deadline = time.monotonic() + self._config.batch_wait_ms / 1000
                 while (
@@ -231,8 +233,8 @@ class MicroBatchEngine(Engine):
                     self._cond.wait(left)
             room = self._config.max_batch_size - len(self._batch.rows)
             admitted: list[_Row] = []
-            while self._slid and room > 0:
-                admitted.append(self._slid.popleft())
+            while self._readmit and room > 0:
+                admitted.append(self._readmit.popleft())
                 room -= 1
             while self._waiting and self._waiting[0].request.n <= room:
                 handle = self._waiting.popleft()
@@ -266,6 +268,9 @@ class MicroBatchEngine(Engine):
         return rows
 
     def _finish(self, row: _Row, reason: str, error: str | None = None) -> None:
+        if row.done:
+            return
+        row.done = True
         delta = row.tracker.take_delta(final=True)
         if delta:
             row.handle.emit(TextDelta(row.index, delta))
@@ -282,8 +287,8 @@ class MicroBatchEngine(Engine):
                 if row.handle.aborted:
                     self._finish(row, "aborted")
             self._select(keep)
-        for row in [r for r in self._slid if r.handle.aborted]:
-            self._slid.remove(row)
+        for row in [r for r in self._readmit if r.handle.aborted]:
+            self._readmit.remove(row)
             self._finish(row, "aborted")
 
     # --- batch tensors -----------------------------------------------------------------------
@@ -305,6 +310,24 @@ class MicroBatchEngine(Engine):
         return out.cache, mask, out.logits[:, -1, :].float()
 
     def _admit(self, rows: list[_Row]) -> None:
+        """Admit rows; out of (GPU) memory, admit half now and the rest at a later step."""
+        try:
+            self._admit_together(rows)
+        except torch.OutOfMemoryError:
+            if len(rows) == 1:
+                raise
+            self._free_memory()
+            half = len(rows) // 2
+            with self._cond:
+                self._readmit.extendleft(reversed(rows[half:]))
+            log.warning("out of memory prefilling %d rows; splitting", len(rows))
+            self._admit(rows[:half])
+
+    def _free_memory(self) -> None:
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _admit_together(self, rows: list[_Row]) -> None:
         """Prefill the new rows (one prompt per request, shared by its n rows) and merge them."""
         groups: dict[int, int] = {}
         contexts: list[list[int]] = []
@@ -378,17 +401,39 @@ class MicroBatchEngine(Engine):
         batch.rows = [batch.rows[i] for i in keep]
 
     def _decode_step(self) -> None:
+        """One token for every row; out of (GPU) memory, half the rows wait and come back."""
+        try:
+            self._decode_together()
+        except torch.OutOfMemoryError:
+            rows = self._batch.rows
+            if len(rows) == 1:
+                raise
+            self._free_memory()
+            # Layers the failed step reached already hold one more position: drop it.
+            assert self._batch.mask is not None
+            width = self._batch.mask.shape[1]
+            for layer in _cache_layers(self._batch.cache):
+                layer.keys = layer.keys[:, :, :width, :]
+                layer.values = layer.values[:, :, :width, :]
+            keep = len(rows) // 2
+            with self._cond:
+                self._readmit.extendleft(reversed(rows[keep:]))
+            log.warning("out of memory decoding %d rows; splitting", len(rows))
+            self._select(list(range(keep)))
+
+    def _decode_together(self) -> None:
         batch = self._batch
         assert batch.mask is not None and batch.positions is not None
         next_ids = torch.tensor([row.context[-1] for row in batch.rows], device=self._device)
-        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
+        mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
         out = self._model(
             input_ids=next_ids[:, None],
-            attention_mask=batch.mask,
+            attention_mask=mask,
             position_ids=batch.positions[:, None],
             cache=batch.cache,
             use_cache=True,
         )
+        batch.mask = mask
         batch.cache = out.cache
         batch.positions = batch.positions + 1
         self.stats.steps += 1
@@ -466,7 +511,7 @@ class MicroBatchEngine(Engine):
                 row.context = row.context[-keep:]
                 self.stats.window_slides += 1
                 with self._cond:
-                    self._slid.append(row)
+                    self._readmit.append(row)
                 leaving.add(batch_index)
         if leaving:
             self._select([i for i in range(len(self._batch.rows)) if i not in leaving])

@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 import pytest
+import torch
 
 from core.controls import Genre, Task, control_tokens
 from core.manifest import CheckpointManifest
 from model_server.engine import EngineRequest, QueueFullError, RowParams, TextDelta
+from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
 from model_server.quantization import LoadedWeights
 from tests.serving import wait_until
 
@@ -148,3 +150,44 @@ async def test_full_queue_refuses_instead_of_growing(make_engine, prompt_ids):
         engine.submit(EngineRequest(prompt_ids, RowParams(max_new_tokens=5), 1))
     running.abort()
     assert (await waiting.results())[0].tokens > 0
+
+
+class MemoryLimitedModel:
+    """The tiny model behind a fake memory limit: more than `rows` rows raise CUDA-style OOM
+    (GPU memory is the one edge these CPU tests cannot reach)."""
+
+    def __init__(self, model: Any, rows: int) -> None:
+        self._model = model
+        self._rows = rows
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def __call__(self, *, input_ids: Any, **kwargs: Any) -> Any:
+        if input_ids.shape[0] > self._rows:
+            self.refused += 1
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self._model(input_ids=input_ids, **kwargs)
+
+
+async def test_out_of_memory_splits_the_batch_and_fails_nothing(
+    tiny_weights, tiny_manifest, prompt_ids
+):
+    limited = MemoryLimitedModel(tiny_weights.model, rows=2)
+    config = EngineConfig(
+        context_window=tiny_manifest.context_window,
+        end_marker=tiny_manifest.end_marker,
+        batch_wait_ms=50,
+    )
+    engine = MicroBatchEngine(limited, tiny_weights.tokenizer, config)
+    try:
+        results = await asyncio.gather(
+            *(run(engine, prompt_ids, max_new_tokens=12, temperature=0) for _ in range(5))
+        )
+    finally:
+        engine.close()
+    assert limited.refused > 0
+    assert engine.health().stats.max_rows_in_step <= 2
+    assert [r[0].finish_reason for r in results] == ["length"] * 5
+    assert len({r[0].text for r in results}) == 1, "greedy rows agree however they were split"
