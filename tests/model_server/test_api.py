@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from core.protocol import CompletionResponse, ErrorResponse, GenerateResponse, StreamChunk
 from tests.serving import metric_value
@@ -105,6 +106,24 @@ async def test_a_client_that_disconnects_frees_its_rows(client: httpx.AsyncClien
     assert (
         await client.post("/v1/generate", json={**body, "stream": False, "max_new_tokens": 4})
     ).status_code == 200
+
+
+async def test_a_plain_request_whose_client_leaves_is_aborted(client: httpx.AsyncClient):
+    body = {"task": "prompt", "max_new_tokens": 1024, "temperature": 0}
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post("/v1/generate", json=body, timeout=httpx.Timeout(60, read=0.5))
+
+    async def active_rows() -> float:
+        text = (await client.get("/metrics")).text
+        return metric_value(text, "campfire_active_rows", checkpoint="tiny")
+
+    for _ in range(500):
+        if await active_rows() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert await active_rows() == 0
+    metrics = (await client.get("/metrics")).text
+    assert metric_value(metrics, "campfire_generated_tokens_total", checkpoint="tiny") < 1024
 
 
 async def test_completions_is_openai_compatible(client: httpx.AsyncClient):
