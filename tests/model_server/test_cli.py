@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 
 from model_server.cli import main
 from tests.serving import run_server_process
@@ -23,6 +24,14 @@ def test_unusable_default_checkpoint_exits_2_with_the_problem(tmp_path: Path, ca
     (tmp_path / "empty").mkdir()
     assert main(["--checkpoints", str(tmp_path), "--checkpoint", "empty"]) == 2
     assert "campfire.json" in capsys.readouterr().err
+
+
+def test_a_mode_the_machine_cannot_run_exits_2(tiny_checkpoints: Path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    args = ["--checkpoints", str(tiny_checkpoints), "--checkpoint", "tiny", "--quant", "fp16"]
+    assert main(args) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
 
 
 def test_help_lists_the_contract_flags(capsys):
