@@ -191,3 +191,31 @@ async def test_out_of_memory_splits_the_batch_and_fails_nothing(
     assert engine.health().stats.max_rows_in_step <= 2
     assert [r[0].finish_reason for r in results] == ["length"] * 5
     assert len({r[0].text for r in results}) == 1, "greedy rows agree however they were split"
+
+
+async def test_greedy_rows_match_transformers_generate(make_engine, tiny_weights, prompt_ids):
+    """Left padding, joining and dropping rows change nothing: each greedy row equals what
+    transformers' own generate() writes for that prompt alone."""
+    tokenizer, model = tiny_weights.tokenizer, tiny_weights.model
+    prompts = [prompt_ids, prompt_ids[:4], prompt_ids[:11] + prompt_ids[2:6]]
+    expected = []
+    for ids in prompts:
+        with torch.inference_mode():
+            out = model.generate(
+                torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                max_new_tokens=20,
+                do_sample=False,
+                suppress_tokens=[
+                    i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id
+                ],
+            )
+        expected.append(tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True))
+    engine = make_engine(batch_wait_ms=0)
+    first = asyncio.create_task(run(engine, prompts[0], max_new_tokens=20, temperature=0))
+    await wait_until(lambda: engine.health().running_rows > 0)
+    rest = await asyncio.gather(
+        *(run(engine, ids, max_new_tokens=20, temperature=0) for ids in prompts[1:])
+    )
+    texts = [(await first)[0].text] + [rows[0].text for rows in rest]
+    assert texts == expected
