@@ -219,3 +219,26 @@ async def test_greedy_rows_match_transformers_generate(make_engine, tiny_weights
     )
     texts = [(await first)[0].text] + [rows[0].text for rows in rest]
     assert texts == expected
+
+
+@pytest.mark.gpu
+async def test_the_engine_runs_on_cuda(make_engine, tiny_checkpoint, tiny_manifest, prompt_ids):
+    from model_server.quantization import load_weights
+
+    on_cpu = await run(make_engine(), prompt_ids, n=2, max_new_tokens=16, temperature=0)
+    weights = load_weights(tiny_checkpoint, "cuda", "none")
+    config = EngineConfig(
+        context_window=tiny_manifest.context_window, end_marker=tiny_manifest.end_marker
+    )
+    engine = MicroBatchEngine(weights.model, weights.tokenizer, config)
+    try:
+        seeded = {"max_new_tokens": 16, "temperature": 1.0, "seed": 3}
+        on_cuda, sampled, again = await asyncio.gather(
+            run(engine, prompt_ids, n=2, max_new_tokens=16, temperature=0),
+            run(engine, prompt_ids, **seeded),
+            run(engine, prompt_ids[:6], **seeded),
+        )
+        assert [r.text for r in on_cuda] == [r.text for r in on_cpu]
+        assert (await run(engine, prompt_ids, **seeded))[0].text == sampled[0].text
+    finally:
+        engine.close()
