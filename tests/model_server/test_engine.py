@@ -233,7 +233,7 @@ async def test_the_engine_runs_on_cuda(make_engine, tiny_checkpoint, tiny_manife
     engine = MicroBatchEngine(weights.model, weights.tokenizer, config)
     try:
         seeded = {"max_new_tokens": 16, "temperature": 1.0, "seed": 3}
-        on_cuda, sampled, again = await asyncio.gather(
+        on_cuda, sampled, _companion = await asyncio.gather(
             run(engine, prompt_ids, n=2, max_new_tokens=16, temperature=0),
             run(engine, prompt_ids, **seeded),
             run(engine, prompt_ids[:6], **seeded),
