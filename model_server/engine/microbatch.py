@@ -38,6 +38,9 @@ from model_server.engine.text import TextTracker
 
 log = logging.getLogger(__name__)
 
+# Candidates kept for top-k / top-p sampling when they provably hold the whole nucleus.
+_SHORTLIST = 256
+
 
 @dataclass
 class EngineConfig:
@@ -457,26 +460,50 @@ class MicroBatchEngine(Engine):
         choices = logits.argmax(-1).tolist()
         if all(greedy):
             return [int(c) for c in choices]
-        vocab = logits.shape[-1]
         temperature = torch.tensor(
             [row.params.temperature or 1.0 for row in rows], device=logits.device
         )
-        top_k = torch.tensor(
-            [row.params.top_k if row.params.top_k > 0 else vocab for row in rows],
-            device=logits.device,
-        )
-        top_p = torch.tensor([row.params.top_p for row in rows], device=logits.device)
-        ordered, order = (logits / temperature[:, None]).sort(dim=-1, descending=True)
-        ranks = torch.arange(vocab, device=logits.device)
-        drop = ranks[None, :] >= top_k[:, None]
-        probs = torch.softmax(ordered.masked_fill(drop, float("-inf")), dim=-1)
-        drop |= (probs.cumsum(-1) - probs) >= top_p[:, None]
-        probs = torch.softmax(ordered.masked_fill(drop, float("-inf")), dim=-1)
+        scaled = logits / temperature[:, None]
+        probs = torch.softmax(scaled, dim=-1)
+        # Sorting the whole vocabulary for top-p costs ~10x a top-k of a few hundred: sample
+        # within the top _SHORTLIST whenever that provably holds the row's whole nucleus.
+        shortlist = min(_SHORTLIST, scaled.shape[-1])
+        top_values, top_ids = scaled.topk(shortlist, dim=-1)
         for i, row in enumerate(rows):
             if not greedy[i]:
-                pick = torch.multinomial(probs[i], 1, generator=row.generator)
-                choices[i] = int(order[i, pick])
+                choices[i] = self._sample_row(row, scaled[i], probs[i], top_values[i], top_ids[i])
         return [int(c) for c in choices]
+
+    @staticmethod
+    def _sample_row(
+        row: _Row,
+        scaled: torch.Tensor,
+        probs: torch.Tensor,
+        top_values: torch.Tensor,
+        top_ids: torch.Tensor,
+    ) -> int:
+        """Top-k, then top-p (nucleus) over what top-k kept, then a draw with the row's seed."""
+        top_k, top_p = row.params.top_k, row.params.top_p
+        if top_k == 0 and top_p >= 1.0:
+            return int(torch.multinomial(probs, 1, generator=row.generator))
+        shortlist = top_values.shape[0]
+        ranks = torch.arange(shortlist, device=scaled.device)
+        if 0 < top_k <= shortlist:
+            candidates = torch.softmax(top_values.masked_fill(ranks >= top_k, float("-inf")), -1)
+            ids = top_ids
+        elif top_k == 0 and float(probs[top_ids].sum()) >= top_p:
+            candidates, ids = probs[top_ids], top_ids
+        else:  # the nucleus may reach past the shortlist: sort everything
+            ordered, ids = scaled.sort(descending=True)
+            if top_k > 0:
+                ordered = ordered.masked_fill(
+                    torch.arange(ordered.shape[0], device=scaled.device) >= top_k, float("-inf")
+                )
+            candidates = torch.softmax(ordered, -1)
+        outside = (candidates.cumsum(-1) - candidates) >= top_p
+        candidates = candidates.masked_fill(outside, 0.0)
+        pick = torch.multinomial(candidates, 1, generator=row.generator)
+        return int(ids[pick])
 
     def _accept(self, indices: list[int], logits: torch.Tensor) -> None:
         """Give each of these batch rows its next token; drop the rows that end or slide."""

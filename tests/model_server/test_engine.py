@@ -242,3 +242,18 @@ async def test_the_engine_runs_on_cuda(make_engine, tiny_checkpoint, tiny_manife
         assert (await run(engine, prompt_ids, **seeded))[0].text == sampled[0].text
     finally:
         engine.close()
+
+
+async def test_top_k_and_top_p_bound_the_sampling(make_engine, prompt_ids):
+    engine = make_engine()
+    greedy = (await run(engine, prompt_ids, max_new_tokens=20, temperature=0))[0].text
+    hot = {"max_new_tokens": 20, "temperature": 1.5, "seed": 17}
+    top1, nucleus, wide_k, full = await asyncio.gather(
+        run(engine, prompt_ids, **hot, top_k=1),
+        run(engine, prompt_ids, **hot, top_p=1e-6),
+        run(engine, prompt_ids, **hot, top_k=300, top_p=0.9),  # past the shortlist: full sort
+        run(engine, prompt_ids, **hot, top_p=1.0),
+    )
+    assert top1[0].text == greedy and nucleus[0].text == greedy
+    assert wide_k[0].tokens > 0 and full[0].tokens > 0
+    assert full[0].text != greedy, "plain sampling at temperature 1.5 wanders off"
