@@ -11,6 +11,7 @@ continues.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
 import threading
@@ -28,6 +29,7 @@ from model_server.engine.base import (
     EngineHealth,
     EngineRequest,
     EngineStats,
+    FinishReason,
     QueueFullError,
     RequestHandle,
     RowFinished,
@@ -108,6 +110,11 @@ class MicroBatchEngine(Engine):
         self._hooks = hooks or EngineHooks()
         self._device = next(model.parameters()).device
         self._pad_id = self._pad_token_id()
+        # Only the last position's logits are needed: [rows, prompt, vocab] would be gigabytes.
+        accepts = inspect.signature(model.forward).parameters
+        self._last_logits: dict[str, int] = (
+            {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+        )
         self._finish_ids, self._banned_ids = self._special_ids()
         self._waiting: deque[RequestHandle] = deque()
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
@@ -270,18 +277,18 @@ class MicroBatchEngine(Engine):
         self.stats.rows += len(rows)
         return rows
 
-    def _finish(self, row: _Row, reason: str, error: str | None = None) -> None:
+    def _finish(self, row: _Row, reason: FinishReason, error: str | None = None) -> None:
         if row.done:
             return
         row.done = True
         delta = row.tracker.take_delta(final=True)
         if delta:
             row.handle.emit(TextDelta(row.index, delta))
-        row.handle.emit(RowFinished(row.index, row.tracker.text, reason, row.generated, error))  # type: ignore[arg-type]
+        row.handle.emit(RowFinished(row.index, row.tracker.text, reason, row.generated, error))
 
-    def _finish_request(self, handle: RequestHandle, reason: str) -> None:
+    def _finish_request(self, handle: RequestHandle, reason: FinishReason) -> None:
         for index in range(handle.request.n):
-            handle.emit(RowFinished(index, "", reason, 0))  # type: ignore[arg-type]
+            handle.emit(RowFinished(index, "", reason, 0))
 
     def _drop_aborted(self) -> None:
         keep = [i for i, row in enumerate(self._batch.rows) if not row.handle.aborted]
@@ -307,7 +314,11 @@ class MicroBatchEngine(Engine):
         ids, mask = ids.to(self._device), mask.to(self._device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self._model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **self._last_logits,
         )
         self.stats.prefills += 1
         return out.cache, mask, out.logits[:, -1, :].float()
@@ -435,6 +446,7 @@ class MicroBatchEngine(Engine):
             position_ids=batch.positions[:, None],
             cache=batch.cache,
             use_cache=True,
+            **self._last_logits,
         )
         batch.mask = mask
         batch.cache = out.cache
@@ -518,7 +530,7 @@ class MicroBatchEngine(Engine):
                 leaving.add(batch_index)
                 continue
             row.generated += 1
-            reason: str | None = "end" if token in self._finish_ids else None
+            reason: FinishReason | None = "end" if token in self._finish_ids else None
             if reason is None:
                 row.context.append(token)
                 row.tracker.add(token)
