@@ -440,12 +440,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
             raise ApiError(422, str(exc), field="name", type="checkpoint_error") from None
         return CheckpointList(checkpoints=registry.list_info())
 
-    wrapped: Any = app
     app.add_middleware(_Utf8Guard)
     app.add_middleware(
         _RequestMetrics, metrics=lambda: holder["state"].metrics if "state" in holder else None
     )
-    return wrapped
+    return app
 
 
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
