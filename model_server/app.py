@@ -308,7 +308,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def state() -> ServerState:
         current = holder.get("state")
         if current is None:
-            raise ApiError(503, "the server is starting; retry shortly", type="overloaded_error")
+            raise ApiError(
+                503,
+                "the server is starting; retry shortly",
+                type="overloaded_error",
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
         return current
 
     def _presented_key(request: Request) -> str | None:
