@@ -170,6 +170,10 @@ class GroupStoryService(StoryService):
                 moderator.check_input(text, what)
         return moderator
 
+    async def check_input(self, key: StoryKey, what: str, text: str | None) -> None:
+        """Raise Blocked when text breaks the server's policy (what: "Your title", ...)."""
+        await self._check_input(key, (what, text))
+
     async def _moderated(
         self, moderator: Moderator, work: Callable[[], Awaitable[Passage]]
     ) -> Passage:
