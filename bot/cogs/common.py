@@ -149,10 +149,17 @@ async def fail_deferred(
     interaction: discord.Interaction[Any], message: str, *, keep_original: bool = False
 ) -> None:
     """After a "thinking" defer, remove the placeholder and tell the user privately."""
-    if not keep_original:
-        with suppress(discord.HTTPException):
-            await interaction.delete_original_response()
+    if keep_original:
+        await reply_error(interaction, message)
+        return
+    # While the "thinking" original is loading, a followup only replaces it (and stays public),
+    # and after deleting it a followup has nothing to replace: finish it first, then send the
+    # private message, then remove the placeholder.
+    with suppress(discord.HTTPException):
+        await interaction.edit_original_response(content="…", allowed_mentions=NO_MENTIONS)
     await reply_error(interaction, message)
+    with suppress(discord.HTTPException):
+        await interaction.delete_original_response()
 
 
 async def run_generation(
