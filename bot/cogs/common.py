@@ -145,18 +145,16 @@ async def send_chunks(
     return ids
 
 
-async def fail_deferred(
-    interaction: discord.Interaction[Any], message: str, *, keep_original: bool = False
-) -> None:
-    """After a "thinking" defer, remove the placeholder and tell the user privately."""
-    if keep_original:
-        await reply_error(interaction, message)
-        return
-    # While the "thinking" original is loading, a followup only replaces it (and stays public),
-    # and after deleting it a followup has nothing to replace: finish it first, then send the
-    # private message, then remove the placeholder.
+async def fail_deferred(interaction: discord.Interaction[Any], message: str) -> None:
+    """After a public "thinking" defer: tell the user privately, and remove the placeholder.
+
+    The first followup after a defer would replace the placeholder (and be public), so the
+    placeholder is settled first, then the private message goes out, then the placeholder goes.
+    """
     with suppress(discord.HTTPException):
-        await interaction.edit_original_response(content="…", allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(
+            content="Campfire couldn't do that this time.", allowed_mentions=NO_MENTIONS
+        )
     await reply_error(interaction, message)
     with suppress(discord.HTTPException):
         await interaction.delete_original_response()

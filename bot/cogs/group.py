@@ -72,11 +72,11 @@ def _story_key_of(message: discord.Message) -> StoryKey:
 
 
 def render_group_recap(recap: GroupRecap) -> str:
-    """/story show: the bot's recap, headed by mode, checkpoint, participants, memory, lore."""
+    """/story show: the bot's recap with the story's group settings after its header."""
     extras = recap.extras
     lines = [
         f"**Mode:** {extras.rules.describe()}",
-        f"**Checkpoint:** {recap.checkpoint or 'the server default'}",
+        f"**Checkpoint in use:** {recap.checkpoint or 'the server default'}",
         f"**Participants:** {', '.join(p.name for p in recap.participants) or 'nobody yet'}",
         f"**Memory:** {extras.memory or 'none (set it with /story memory)'}",
         f"**Author's note:** {extras.authors_note or 'none (set it with /story note)'}",
@@ -101,10 +101,11 @@ def render_group_recap(recap: GroupRecap) -> str:
             f"{extras.vote_seconds} s or until a majority"
         )
     if extras.parent_channel_id is not None:
-        state = "on" if extras.listen else "off (use /story write or /write)"
+        state = "on" if extras.listen else "off (use /write)"
         lines.append(f"**Plain messages become turns:** {state}")
     lines.append(f"**Whose turn:** {recap.turn_status}")
-    return "\n".join(lines) + "\n\n" + render_recap(Recap(recap.story, recap.turns))
+    header, _, passages = render_recap(Recap(recap.story, recap.turns)).partition("\n\n")
+    return "\n".join([header, *lines]) + ("\n\n" + passages if passages else "")
 
 
 # --- votes ---------------------------------------------------------------------------------
@@ -426,27 +427,30 @@ class StoryGroupCommands(app_commands.Group):
     @app_commands.command(name="export")
     @app_commands.describe(
         format="markdown or epub",
-        kept_only="The anthology: kept passages, poems and prompts of this channel and its "
-        "story threads",
+        kept_only="Only this story's passages marked with Keep",
+        anthology="The channel's anthology: kept passages, poems and prompts of all its stories "
+        "and story threads",
     )
     async def export(
         self,
         interaction: discord.Interaction[Any],
         format: Literal["markdown", "epub"] = "markdown",
         kept_only: bool = False,
+        anthology: bool = False,
     ) -> None:
         """Download this story (or the channel's anthology) as Markdown or EPUB."""
         await interaction.response.defer(thinking=True)
         key = story_key(interaction)
 
         async def work() -> None:
-            if kept_only:
+            if anthology:
                 name, data = await self.stories.export_anthology(key, format)
             else:
-                name, data = await self.stories.export_story(key, format)
+                name, data = await self.stories.export_story(key, format, kept_only=kept_only)
             label = "EPUB" if format == ExportFormat.EPUB.value else "Markdown"
+            what = "the anthology" if anthology else "the story"
             await interaction.edit_original_response(
-                content=f"Here it is as {label}: {name}",
+                content=f"Here is {what} as {label}: {name}",
                 attachments=[discord.File(io.BytesIO(data), filename=name)],
                 allowed_mentions=NO_MENTIONS,
             )

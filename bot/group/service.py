@@ -656,11 +656,22 @@ class GroupStoryService(StoryService):
             (await self._turn_state(story)).status(),
         )
 
-    async def export_story(self, key: StoryKey, fmt: ExportFormat | str) -> tuple[str, bytes]:
-        """(file name, file bytes) of the channel's story."""
+    async def export_story(
+        self, key: StoryKey, fmt: ExportFormat | str, *, kept_only: bool = False
+    ) -> tuple[str, bytes]:
+        """(file name, file bytes) of the channel's story, or only its kept passages.
+
+        Markdown is the bot's own story export; EPUB has one chapter per round."""
         checked = _export_format(fmt)
+        if checked is ExportFormat.MARKDOWN:
+            name, text = await self.export_markdown(key, kept_only=kept_only)
+            return name, text.encode("utf-8")
         story = await self._active(key)
         turns = await self.store.turns(story.id)
+        if kept_only:
+            turns = [t for t in turns if t.kept]
+            if not turns:
+                raise StoryError("No passage is kept yet: press Keep under the ones you like.")
         book = story_book(story, turns)
         return export_filename(book.title, checked), render(book, checked)
 

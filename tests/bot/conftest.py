@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.group.store import GroupStore
 from bot.store import Store
 from bot.story import Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
@@ -12,7 +13,8 @@ from tests.bot.fake_model import FakeModel
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "campfire.db")
+    # The bot's database carries the group-storytelling tables too (bot.services needs them).
+    s = await GroupStore.open(tmp_path / "campfire.db")
     yield s
     await s.close()
 
@@ -29,4 +31,10 @@ def service(store: Store, model: FakeModel) -> StoryService:
         model,
         defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),
         limits=Limits(prompt_chars=100, title_chars=50, write_chars=300, prompt_count=3),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bot_settings(**values): BotSettings overrides for a Discord behaviour test"
     )

@@ -269,6 +269,8 @@ async def test_story_export_as_an_epub_that_opens(tmp_path: Path) -> None:
         await world.cat.slash(thread, "continue")
         exported = await world.ann.slash(thread, "story export", format="epub")
         assert exported.response is not None
+        assert exported.response.content == "Here is the story as EPUB: the-keeper.epub"
+        assert exported.response is not None
         (attachment,) = exported.response.attachments
         assert attachment.filename == "the-keeper.epub"
         data = await attachment.read()
@@ -282,3 +284,12 @@ async def test_story_export_as_an_epub_that_opens(tmp_path: Path) -> None:
         assert markdown.response is not None
         (md,) = markdown.response.attachments
         assert (await md.read()).decode().startswith("# The Keeper")
+        passage = next(m for m in thread.history() if m.content.startswith("continue-plain"))
+        await world.ben.click(passage, label="Keep")
+        anthology = await world.ann.slash(
+            world.channel, "story export", format="epub", anthology=True
+        )
+        assert anthology.response is not None
+        (book_file,) = anthology.response.attachments
+        anthology_book = epub.read_epub(io.BytesIO(await book_file.read()), {"ignore_ncx": True})
+        assert anthology_book.get_metadata("DC", "title")[0][0] == "Campfire anthology"

@@ -301,7 +301,8 @@ async def test_story_export_as_epub_opens(group_service: GroupStoryService) -> N
     assert "Cat writes part two." in part_two
     name, data = await group_service.export_story(KEY, "markdown")
     assert name == "the-keeper.md"
-    assert data.decode().startswith("# The Keeper\n\n*Written by Ann, Ben and Cat, with Campfire.*")
+    assert data.decode().startswith("# The Keeper\n")  # the bot's own Markdown export
+    assert "**Ben**\n\nBen adds a line." in data.decode()
     with pytest.raises(StoryError, match="markdown or epub"):
         await group_service.export_story(KEY, "pdf")
 
