@@ -16,7 +16,6 @@ import logging
 import re
 from collections.abc import Coroutine
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import discord
@@ -40,7 +39,7 @@ from bot.group.export import ExportFormat
 from bot.group.service import GroupRecap, GroupStoryService, VoteUpdate
 from bot.group.store import StoredVote
 from bot.group.turns import TurnMode
-from bot.group.verbatim import COPY_MARK
+from bot.group.verbatim import notice_for
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
 from bot.story import (
@@ -549,9 +548,8 @@ class GroupCog(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        notice = "\n-# " + COPY_MARK + " This passage repeats a long run of the checkpoint's "
-        notice += "training data: Regenerate it for an original one."
-        text = passage.turn.text + (notice if passage.copied_from_training else "")
+        copied = notice_for(passage.copied_from_training)
+        text = passage.turn.text + (f"\n-# {copied}" if copied else "")
         await self._send_passage(channel, text, passage.turn)
 
     # --- votes -------------------------------------------------------------------------------
@@ -559,11 +557,9 @@ class GroupCog(commands.Cog):
     async def _post_vote(self, channel: Any, vote: StoredVote, notice: str | None) -> None:
         for index, candidate in enumerate(vote.candidates):
             text = f"**Candidate #{index + 1}**\n{candidate.text}"
-            if candidate.copied:
-                text += (
-                    f"\n-# {COPY_MARK} This candidate repeats a long run of the checkpoint's "
-                    "training data word for word."
-                )
+            copied = notice_for(candidate.copied, f"Candidate #{index + 1}")
+            if copied:
+                text += f"\n-# {copied}"
             for chunk in split_message(text):
                 await channel.send(chunk, allowed_mentions=NO_MENTIONS)
         if notice:
@@ -576,7 +572,7 @@ class GroupCog(commands.Cog):
 
     def _close_later(self, vote: StoredVote) -> None:
         async def close() -> None:
-            wait = (vote.ballot.deadline - datetime.now(UTC)).total_seconds()
+            wait = (vote.ballot.deadline - self.stories.clock()).total_seconds()
             await asyncio.sleep(max(wait, 0.0))
             await self._close_vote(vote.id)
 
@@ -609,10 +605,12 @@ class GroupCog(commands.Cog):
         if update.turn is None:
             await channel.send(update.result.announcement(), allowed_mentions=NO_MENTIONS)
             return
-        winner = (update.result.winner or 0) + 1
-        await self._send_passage(
-            channel, f"**Candidate #{winner} joins the story.**\n{update.turn.text}", update.turn
-        )
+        winner = update.result.winner or 0
+        text = f"**Candidate #{winner + 1} joins the story.**\n{update.turn.text}"
+        copied = notice_for(update.vote.candidates[winner].copied)
+        if copied:
+            text += f"\n-# {copied}"
+        await self._send_passage(channel, text, update.turn)
 
     async def on_vote_closed(self, channel: Any, update: VoteUpdate) -> None:
         """Called by the vote buttons when a vote closed at a majority."""

@@ -18,6 +18,7 @@ from bot.app import CampfireBot
 from bot.group.store import GroupStore
 from bot.services import Services, build_services
 from bot.settings import BotSettings
+from core.protocol import GenerateRequest, GenerateResponse
 from tests.bot.fake_model import FakeModel
 
 
@@ -293,3 +294,35 @@ async def test_story_export_as_an_epub_that_opens(tmp_path: Path) -> None:
         (book_file,) = anthology.response.attachments
         anthology_book = epub.read_epub(io.BytesIO(await book_file.read()), {"ignore_ncx": True})
         assert anthology_book.get_metadata("DC", "title")[0][0] == "Campfire anthology"
+
+
+class CopyingModel(FakeModel):
+    """Flags candidates that contain "COPIED" as copies of the training data, as the server
+    does when a candidate repeats its checkpoint's training text."""
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        response = await super().generate(request)
+        for candidate in response.candidates:
+            candidate.copied_from_training = "COPIED" in candidate.text
+        return response
+
+
+async def test_a_copied_candidate_is_marked_and_regenerate_offered(tmp_path: Path) -> None:
+    async with campfire(tmp_path, CopyingModel()) as world:
+        thread = await world.new_thread("Copies")
+        await world.ann.send(thread, "Once upon a time.")
+        world.model.texts = ["An original line.", "COPIED famous opening line."]
+        await world.ann.slash(thread, "continue", candidates=2)
+        texts = world.texts(thread)
+        copied = next(t for t in texts if t.startswith("**Candidate #2**"))
+        assert "Candidate #2 repeats a long stretch of the model's training text" in copied
+        original = next(t for t in texts if t.startswith("**Candidate #1**"))
+        assert "training text" not in original
+        ballot = thread.last_message
+        assert ballot is not None
+        await world.ann.click(ballot, label="#2")  # one participant: a majority
+        await world.env.settle()
+        winner = thread.last_message
+        assert winner is not None
+        assert "This passage repeats a long stretch" in winner.content
+        assert "Regenerate" in [c.label for row in winner.components for c in row.children]

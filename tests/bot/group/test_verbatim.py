@@ -1,4 +1,4 @@
-from bot.group.verbatim import COPY_MARK, copy_notice, copy_notices
+from bot.group.verbatim import COPY_MARK, copy_notice, copy_notices, notice_for
 from core.protocol import Candidate
 
 
@@ -26,3 +26,9 @@ def test_vote_notices_name_the_copied_candidates() -> None:
         f"{COPY_MARK} Candidate #2",
         f"{COPY_MARK} Candidate #3",
     ]
+
+
+def test_notice_for_any_passage_by_flag() -> None:
+    assert notice_for(False) is None
+    notice = notice_for(True, "Candidate #2")
+    assert notice is not None and notice.startswith(f"{COPY_MARK} Candidate #2 repeats")
