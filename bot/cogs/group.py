@@ -699,6 +699,21 @@ class GroupCog(commands.Cog):
             f"Lore entry **{name}** removed.", allowed_mentions=NO_MENTIONS
         )
 
+    @lore_remove.autocomplete("name")
+    async def lore_names(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            entries = await self.stories.lore(story_key(interaction))
+        except CampfireError:
+            return []
+        typed = current.casefold()
+        return [
+            app_commands.Choice(name=e.name, value=e.name)
+            for e in entries
+            if typed in e.name.casefold()
+        ][:25]
+
     @lore_group.command(name="list")
     async def lore_list(self, interaction: discord.Interaction[Any]) -> None:
         """List this story's lore entries."""

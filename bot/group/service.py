@@ -82,6 +82,7 @@ from bot.story import (
     StoryService,
     coerce_genre,
 )
+from bot.text import short_title
 from core.controls import Emotion, Genre, Task
 from core.protocol import GenerateRequest, GenerateResponse
 
@@ -350,7 +351,7 @@ class GroupStoryService(StoryService):
             story = await self.store.active_story(key.guild_id, key.channel_id)
             if story is None:
                 story = await self.store.start_story(
-                    key.guild_id, key.channel_id, title=text[:80], created_by=author.id
+                    key.guild_id, key.channel_id, title=short_title(text), created_by=author.id
                 )
             state = await self._turn_state(story)
             if state.rules.mode is TurnMode.ROUNDS:

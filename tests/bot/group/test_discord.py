@@ -202,6 +202,8 @@ async def test_lore_triggered_and_not_and_memory_kept_when_turns_drop_out(
         assert "lore triggered now: Lamp" in content
         listed = await world.ben.slash(thread, "lore list")
         assert listed.response is not None and listed.response.ephemeral
+        choices = await world.ben.autocomplete(thread, "lore remove", "name", "bo")
+        assert [c["value"] for c in choices] == ["Boat"]
         removed = await world.ben.slash(thread, "lore remove", name="Boat")
         assert removed.response is not None and "removed" in removed.response.content
 
