@@ -67,6 +67,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             author_name TEXT NOT NULL,
             genre TEXT,
             emotion TEXT,
+            prompt TEXT,                        -- the writing prompt or title it answered
             text TEXT NOT NULL,
             checkpoint TEXT,
             status TEXT NOT NULL DEFAULT 'shown'
@@ -138,6 +139,7 @@ class Turn:
     author_name: str
     genre: str | None
     emotion: str | None
+    prompt: str | None
     text: str
     checkpoint: str | None
     status: TurnStatus
@@ -173,7 +175,7 @@ SETTING_NAMES = ("checkpoint", "max_new_tokens", "temperature", "cooldown_second
 
 _STORY_COLUMNS = "id, guild_id, channel_id, title, prompt, genre, created_by, created_at, ended_at"
 _TURN_COLUMNS = (
-    "id, story_id, position, kind, task, author_id, author_name, genre, emotion, text, "
+    "id, story_id, position, kind, task, author_id, author_name, genre, emotion, prompt, text, "
     "checkpoint, status, replaces_id, kept, created_at"
 )
 
@@ -188,7 +190,7 @@ def _story(row: sqlite3.Row | tuple[Any, ...]) -> Story:
 
 def _turn(row: sqlite3.Row | tuple[Any, ...]) -> Turn:
     values = list(row)
-    values[13] = bool(values[13])
+    values[14] = bool(values[14])
     return Turn(*values)
 
 
@@ -414,6 +416,7 @@ class Store:
         text: str,
         genre: str | None = None,
         emotion: str | None = None,
+        prompt: str | None = None,
         checkpoint: str | None = None,
         replaces: int | None = None,
     ) -> Turn:
@@ -441,8 +444,8 @@ class Store:
                 position = int(row[0])
             cursor = await db.execute(
                 "INSERT INTO turns (story_id, position, kind, task, author_id, author_name, "
-                "genre, emotion, text, checkpoint, replaces_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "genre, emotion, prompt, text, checkpoint, replaces_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     story_id,
                     position,
@@ -452,6 +455,7 @@ class Store:
                     author_name,
                     genre,
                     emotion,
+                    prompt,
                     text,
                     checkpoint,
                     replaces,

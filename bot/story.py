@@ -381,7 +381,9 @@ class StoryService:
             genre=genre.value if genre else None,
             created_by=author.id,
         )
-        return await self._add_model_turn(story, author, Task.STORY, genre, None, response, text)
+        return await self._add_model_turn(
+            story, author, Task.STORY, genre, None, response, text, prompt=prompt
+        )
 
     async def continue_story(
         self,
@@ -450,7 +452,7 @@ class StoryService:
                     created_by=author.id,
                 )
             return await self._add_model_turn(
-                story, author, Task.POEM, None, checked, response, text
+                story, author, Task.POEM, None, checked, response, text, prompt=title
             )
 
     async def write(self, key: StoryKey, author: Author, text: str) -> Turn:
@@ -481,6 +483,7 @@ class StoryService:
         response: GenerateResponse,
         text: str,
         *,
+        prompt: str | None = None,
         replaces: Turn | None = None,
     ) -> Passage:
         turn = await self.store.add_turn(
@@ -492,6 +495,7 @@ class StoryService:
             text=text,
             genre=genre.value if genre else None,
             emotion=emotion.value if emotion else None,
+            prompt=prompt,
             checkpoint=response.checkpoint,
             replaces=replaces.id if replaces else None,
         )
@@ -534,18 +538,35 @@ class StoryService:
                     settings,
                     Task.POEM,
                     emotion=coerce_emotion(turn.emotion or Emotion.NEUTRAL),
-                    context=story.title if story.title and not story.prompt else "",
+                    context=turn.prompt or "",
                 )
                 response, text = await self._generate(request, on_text)
                 return await self._add_model_turn(
-                    story, author, Task.POEM, None, request.emotion, response, text, replaces=turn
+                    story,
+                    author,
+                    Task.POEM,
+                    None,
+                    request.emotion,
+                    response,
+                    text,
+                    prompt=turn.prompt,
+                    replaces=turn,
                 )
             earlier = [t for t in await self._story_turns(story) if t.position < turn.position]
             if turn.task == Task.STORY.value or not earlier:
-                request = self._request(settings, Task.STORY, genre=genre, context=story.prompt)
+                prompt = turn.prompt or story.prompt
+                request = self._request(settings, Task.STORY, genre=genre, context=prompt)
                 response, text = await self._generate(request, on_text)
                 return await self._add_model_turn(
-                    story, author, Task.STORY, genre, None, response, text, replaces=turn
+                    story,
+                    author,
+                    Task.STORY,
+                    genre,
+                    None,
+                    response,
+                    text,
+                    prompt=prompt or None,
+                    replaces=turn,
                 )
             return await self._continue_locked(key, story, author, genre, on_text, replaces=turn)
 

@@ -183,7 +183,23 @@ async def run_generation(
         else:
             await fail_deferred(interaction, user_message(error))
         return None
-    ids = await send_chunks(interaction, split_message(passage_content(passage)), view_for(passage))
+    chunks = split_message(passage_content(passage))
+    view = view_for(passage)
+    try:
+        ids = await send_chunks(interaction, chunks, view)
+    except discord.HTTPException as error:
+        # The placeholder may have been deleted meanwhile: post the passage anew.
+        log.warning("could not edit the response (%s); sending the passage anew", error.status)
+        ids = []
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            message = await interaction.followup.send(
+                chunk,
+                view=view if last else discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+                wait=True,
+            )
+            ids.append(message.id)
     await services.stories.record_messages(passage.turn.id, ids)
     return passage
 

@@ -213,7 +213,11 @@ async def test_regenerate_a_poem_keeps_its_emotion(service: StoryService, model:
     poem = await service.poem(HERE, ADA, "fear", "Night")
     again = await service.regenerate(HERE, ADA, poem.turn.id)
     assert model.requests[-1].task is Task.POEM and model.requests[-1].emotion is Emotion.FEAR
-    assert again.turn.emotion == "fear"
+    assert model.requests[-1].context == "Night"  # the same title
+    assert again.turn.emotion == "fear" and again.turn.prompt == "Night"
+    untitled = await service.poem(HERE, ADA, "joy")
+    await service.regenerate(HERE, ADA, untitled.turn.id)
+    assert model.requests[-1].context == ""  # not the story's title
 
 
 async def test_undo_hides_only_the_latest_passage(service: StoryService) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,20 @@ def test_bad_settings_are_refused_with_the_variable_named(monkeypatch: pytest.Mo
     monkeypatch.setenv("CAMPFIRE_DEFAULT_TEMPERATURE", "hot")
     with pytest.raises(ValueError, match="default_temperature"):
         BotSettings(_env_file=None)
+
+
+def test_env_example_lists_every_bot_setting_and_parses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    text = example.read_text()
+    for name in BotSettings.model_fields:
+        variable = "DISCORD_TOKEN" if name == "discord_token" else f"CAMPFIRE_{name.upper()}"
+        assert f"\n{variable}=" in text, f"{variable} is missing from .env.example"
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith(("CAMPFIRE_", "DISCORD_")):
+            monkeypatch.delenv(key)
+    (tmp_path / ".env").write_text(text)
+    settings = load_settings()
+    assert settings.discord_token is None and settings.cooldown_seconds == 5.0
