@@ -689,7 +689,8 @@ class GroupStoryService(StoryService):
         for turn in await self.group_store.kept_turns([s.id for s in stories]):
             kind = AnthologyKind.POEM if turn.task == Task.POEM.value else AnthologyKind.PASSAGE
             author = turn.author_name if turn.kind == "human" else None
-            title = next((s.title for s in stories if s.id == turn.story_id), "")
+            story_title = next((s.title for s in stories if s.id == turn.story_id), "")
+            title = (turn.prompt or story_title) if kind is AnthologyKind.POEM else story_title
             pieces.append(AnthologyPiece(kind, turn.text, author, title))
         if not any(p.kind is not AnthologyKind.PROMPT for p in pieces):
             raise StoryError(

@@ -23,7 +23,7 @@ from bot.group.lore import LoreEntry
 from bot.group.moderation import ModerationPolicy
 from bot.group.turns import TurnMode, TurnRules
 from bot.group.voting import CandidateVote, CloseReason, VoteResult
-from bot.store import MIGRATIONS, Migration, Store, Story, Turn, _now, _turn
+from bot.store import _TURN_COLUMNS, MIGRATIONS, Migration, Store, Story, Turn, _now, _turn
 
 GROUP_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -513,8 +513,7 @@ class GroupStore(Store):
             return []
         placeholders = ", ".join("?" for _ in story_ids)
         rows = await self._fetchall(
-            "SELECT id, story_id, position, kind, task, author_id, author_name, genre, emotion, "
-            "text, checkpoint, status, replaces_id, kept, created_at FROM turns "
+            f"SELECT {_TURN_COLUMNS} FROM turns "
             f"WHERE story_id IN ({placeholders}) AND kept = 1 AND status = 'shown' "
             "ORDER BY story_id, position, id",
             tuple(story_ids),
