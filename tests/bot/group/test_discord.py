@@ -328,3 +328,44 @@ async def test_a_copied_candidate_is_marked_and_regenerate_offered(tmp_path: Pat
         assert winner is not None
         assert "This passage repeats a long stretch" in winner.content
         assert "Regenerate" in [c.label for row in winner.components for c in row.children]
+
+
+async def test_an_open_vote_still_closes_after_the_bot_restarts(tmp_path: Path) -> None:
+    async with campfire(tmp_path) as world:
+        thread = await world.new_thread("Restart")
+        await world.ben.slash(thread, "story join")
+        await world.cat.slash(thread, "story join")
+        await world.ann.send(thread, "Before the restart.")
+        world.model.texts = ["Stay.", "Go."]
+        await world.ann.slash(thread, "continue", candidates=2)
+        ballot = thread.last_message
+        assert ballot is not None
+        await world.ben.click(ballot, label="#2")
+        await world.env.restart_bot(CampfireBot(world.services))
+        await world.cat.click(ballot, label="#1")  # the buttons work on the new bot too
+        await world.env.advance_time(121)
+        await world.env.settle()
+        # a 1-1 tie: the earliest candidate wins
+        assert world.texts(thread)[-1].startswith("**Candidate #1 joins the story.**\nStay.")
+
+
+async def test_rounds_with_voting_open_a_vote_when_the_round_completes(tmp_path: Path) -> None:
+    async with campfire(tmp_path) as world:
+        thread = await world.new_thread("Rounds and votes")
+        await world.ben.slash(thread, "story join")
+        await world.ann.slash(thread, "story mode", mode="rounds")
+        voting = await world.ann.slash(thread, "story voting", candidates=2, seconds=60)
+        assert voting.response is not None and "2 candidates" in voting.response.content
+        world.model.texts = ["Up the stairs.", "Down to the sea."]
+        await world.ann.send(thread, "Ann's turn.")
+        await world.ben.send(thread, "Ben's turn.")
+        await world.env.settle()
+        ballot = thread.last_message
+        assert ballot is not None and ballot.content.startswith("**Vote: which candidate")
+        await world.ann.click(ballot, label="#2")
+        await world.ben.click(ballot, label="#2")
+        await world.env.settle()
+        assert world.texts(thread)[-1].startswith("**Candidate #2 joins the story.**")
+        status = await world.ben.slash(thread, "story turn")
+        assert status.response is not None
+        assert f"waiting for <@{world.ann.id}>, <@{world.ben.id}>" in status.response.content
