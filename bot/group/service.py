@@ -63,7 +63,7 @@ from bot.group.store import (
 )
 from bot.group.turns import TurnMode, TurnRefused, TurnRules, TurnTaking
 from bot.group.voting import CastOutcome, CloseReason, VoteResult, check_candidates, check_timeout
-from bot.model_client import ModelClient, ModelError
+from bot.model_client import ModelClient, ModelClientError
 from bot.store import SavedPrompt, Story, Turn
 from bot.story import (
     FALLBACK_CHARS_PER_TOKEN,
@@ -234,7 +234,7 @@ class GroupStoryService(StoryService):
         try:
             counted = await self.model.tokenize(pieces, settings.checkpoint)
             window, counts = counted.context_window, counted.counts
-        except ModelError:
+        except ModelClientError:  # down or refusing: estimate, the request itself will tell
             window = FALLBACK_WINDOW
             counts = [math.ceil(len(p) / FALLBACK_CHARS_PER_TOKEN) for p in pieces]
         ratio = max(sum(counts) / (sum(len(p) for p in pieces) or 1), 1 / 8) * 1.1
@@ -252,7 +252,7 @@ class GroupStoryService(StoryService):
                 break
             try:
                 actual = (await self.model.tokenize([assembled.text], settings.checkpoint)).counts
-            except ModelError:
+            except ModelClientError:  # down or refusing: estimate, the request itself will tell
                 break
             if actual[0] <= limit:
                 break

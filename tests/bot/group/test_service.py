@@ -324,3 +324,13 @@ async def test_anthology_collects_kept_pieces_of_the_channel_and_its_threads(
     assert "## Gulls" in text
     assert "Ben's kept line." in text
     assert "Not kept." not in text
+
+
+async def test_show_works_while_the_model_server_is_down(
+    group_service: GroupStoryService, model: FakeModel
+) -> None:
+    await group_service.write(KEY, ANN, "The lamp glowed.")
+    await group_service.write(KEY, BEN, "Then it went out.")
+    model.go_down()
+    recap = await group_service.show_group(KEY)
+    assert recap.context is not None and recap.context.turns_kept == 1
