@@ -42,6 +42,7 @@ from bot.group.turns import TurnMode
 from bot.group.verbatim import notice_for
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
+from bot.store import Turn
 from bot.story import (
     Author,
     Recap,
@@ -512,7 +513,7 @@ class GroupCog(commands.Cog):
             channel = await self.bot.fetch_channel(channel_id)
         return channel
 
-    async def _send_passage(self, channel: Any, turn_text: str, turn: Any) -> None:
+    async def _send_passage(self, channel: Any, turn_text: str, turn: Turn) -> None:
         chunks = split_message(turn_text)
         ids: list[int] = []
         for index, chunk in enumerate(chunks):

@@ -16,6 +16,7 @@ play mode) gets the group behaviour by constructing this class instead:
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
@@ -85,6 +86,8 @@ from bot.story import (
 from bot.text import short_title
 from core.controls import Emotion, Genre, Task
 from core.protocol import GenerateRequest, GenerateResponse
+
+log = logging.getLogger(__name__)
 
 RoundListener = Callable[[StoryKey, Author], Coroutine[Any, Any, None]]
 SEED_PARTICIPANTS_FROM_TURNS = 10
@@ -372,9 +375,16 @@ class GroupStoryService(StoryService):
 
     def _tell_round_listeners(self, key: StoryKey, author: Author) -> None:
         for listener in self.round_listeners:
-            task = asyncio.create_task(listener(key, author))
+            task = asyncio.create_task(self._run_listener(listener, key, author))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run_listener(listener: RoundListener, key: StoryKey, author: Author) -> None:
+        try:
+            await listener(key, author)
+        except Exception:  # a listener's failure must not go unseen, nor stop the others
+            log.exception("round listener failed for channel %s", key.channel_id)
 
     async def wait_for_listeners(self) -> None:
         """Let the round listeners started so far finish (tests, shutdown)."""

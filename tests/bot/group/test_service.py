@@ -334,3 +334,26 @@ async def test_show_works_while_the_model_server_is_down(
     model.go_down()
     recap = await group_service.show_group(KEY)
     assert recap.context is not None and recap.context.turns_kept == 1
+
+
+async def test_a_failing_round_listener_is_logged_and_the_others_still_run(
+    group_service: GroupStoryService, caplog: pytest.LogCaptureFixture
+) -> None:
+    await group_service.new_story(KEY, ANN, "Listeners", parent_channel_id=50)
+    await group_service.join(KEY, BEN)
+    await group_service.set_mode(KEY, "rounds")
+    await group_service.write(KEY, ANN, "Ann's turn.")
+    heard: list[StoryKey] = []
+
+    async def broken(key: StoryKey, author: Author) -> None:
+        raise RuntimeError("the channel is gone")
+
+    async def working(key: StoryKey, author: Author) -> None:
+        heard.append(key)
+
+    group_service.round_listeners += [broken, working]
+    taken = await group_service.take_turn(KEY, BEN, "Ben's turn ends the round.")
+    await group_service.wait_for_listeners()
+    assert taken.bot_due
+    assert heard == [KEY]
+    assert "round listener failed" in caplog.text
