@@ -267,8 +267,8 @@ class StoryGroupCommands(app_commands.Group):
             return
         extra = ""
         if extras.mode is TurnMode.ROUNDS:
-            extra = " Join with /story join (writing a turn joins you too); /story turn says "
-            extra += "whose turn it is."
+            status = await self.stories.turn_status(story_key(interaction))
+            extra = " Join with /story join (writing a turn joins you too). " + status
         await interaction.response.send_message(
             f"{interaction.user.display_name} set the story to {extras.rules.describe()}.{extra}",
             allowed_mentions=NO_MENTIONS,

@@ -76,6 +76,7 @@ async def test_three_members_take_rounds_in_a_story_thread(tmp_path: Path) -> No
             assert joined.response is not None and "joins the story" in joined.response.content
         mode = await world.ann.slash(thread, "story mode", mode="rounds")
         assert mode.response is not None and "each participant writes once" in mode.response.content
+        assert "Rounds mode: waiting for" in mode.response.content
 
         await world.ann.send(thread, "Ann lights the lamp.")
         await world.ann.send(thread, "Ann again, too eager.")
