@@ -14,6 +14,7 @@ their tables the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -272,10 +273,11 @@ class Store:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(self._db)
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
             return result
 
         async with self._write_lock:

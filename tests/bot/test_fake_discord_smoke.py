@@ -101,6 +101,35 @@ async def test_story_round_trip_over_the_wire(fake: FakeDiscord, store: Store) -
     assert len(texts) == 2
 
 
+@pytest.mark.usefixtures("restore_discord_endpoints")
+async def test_each_thread_has_its_own_story(
+    fake: FakeDiscord, store: Store, model: FakeModel
+) -> None:
+    settings = fake_settings(fake)
+    point_discord_at(settings)
+    bot = CampfireBot(build_services(settings, store, model))
+    async with running(bot, fake.token):
+        await fake.wait_for_commands(COMMANDS)
+        main = await fake.slash("respond", {"genre": "drama", "prompt": "Main"}, user=fake.member)
+        await fake.wait_for_original(main, lambda m: bool(m.components))
+        thread = await fake.create_thread(fake.channel, "Side story", author=fake.member)
+        side = await fake.slash(
+            "respond", {"genre": "horror", "prompt": "Side"}, user=fake.member, channel=thread
+        )
+        in_thread = await fake.wait_for_original(side, lambda m: bool(m.components))
+        assert in_thread.channel_id == thread.id
+        cont = await fake.slash("continue", {}, user=fake.admin, channel=thread)
+        await fake.wait_for_original(cont, lambda m: bool(m.components))
+    assert fake.protocol_errors == []
+    main_story = await store.active_story(fake.guild.id, fake.channel.id)
+    side_story = await store.active_story(fake.guild.id, thread.id)
+    assert main_story is not None and side_story is not None
+    assert (main_story.prompt, side_story.prompt) == ("Main", "Side")
+    assert len(await store.turns(main_story.id)) == 1
+    assert len(await store.turns(side_story.id)) == 2
+    assert model.requests[-1].genre is not None and model.requests[-1].genre.value == "horror"
+
+
 async def test_campfire_bot_process_runs_against_the_fake(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:

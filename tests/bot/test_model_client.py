@@ -71,7 +71,10 @@ def contract_app() -> FastAPI:
         for piece in ["Once", " upon", " a", " time"]:
             chunk = StreamChunk(index=0, text=piece).model_dump_json()
             events.append(f"event: token\ndata: {chunk}\n\n")
-        if generate_request.context == "fail mid-stream":
+        if generate_request.context == "fail wrapped":
+            wrapped = ErrorResponse(error=ErrorBody(message="server shutting down"))
+            events.append(f"event: error\ndata: {wrapped.model_dump_json()}\n\n")
+        elif generate_request.context == "fail mid-stream":
             events.append(
                 f"event: error\ndata: {ErrorBody(message='out of memory').model_dump_json()}\n\n"
             )
@@ -150,6 +153,8 @@ async def test_stream_error_event_and_cut_off_stream(client: HttpModelClient) ->
 
     with pytest.raises(ModelError, match="stopped: out of memory"):
         await client.stream(GenerateRequest(context="fail mid-stream"), ignore)
+    with pytest.raises(ModelError, match="stopped: server shutting down"):
+        await client.stream(GenerateRequest(context="fail wrapped"), ignore)
     with pytest.raises(ModelUnavailable, match="closed the stream before finishing"):
         await client.stream(GenerateRequest(context="cut off"), ignore)
 
