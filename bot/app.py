@@ -29,9 +29,9 @@ class CampfireBot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True  # channels and threads
         # Plain messages in a story thread are turns: the bot reads messages and their content
-        # (a privileged intent, switched on in the developer portal).
-        intents.guild_messages = True
-        intents.message_content = True
+        # (a privileged intent, switched on in the developer portal; CAMPFIRE_READ_MESSAGES).
+        intents.guild_messages = services.settings.read_messages
+        intents.message_content = services.settings.read_messages
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -183,10 +183,15 @@ class StoryGroupCommands(app_commands.Group):
                 ) from None
             key = StoryKey(interaction.guild_id or 0, thread.id)
             await self.stories.new_story(key, author, checked, parent_channel_id=channel.id)
+            how = (
+                "Write a message to take a turn"
+                if self.services.settings.read_messages
+                else "Take a turn with /write"
+            )
             await thread.send(
-                f"**{checked}**, a story by this thread. Write a message to take a turn; "
-                "/continue lets the model write, /story mode rounds takes turns in order, "
-                "/lore add and /story memory tell the model what to remember.",
+                f"**{checked}**, a story by this thread. {how}; /continue lets the model "
+                "write, /story mode rounds takes turns in order, /lore add and /story memory "
+                "tell the model what to remember.",
                 allowed_mentions=NO_MENTIONS,
             )
             await interaction.edit_original_response(

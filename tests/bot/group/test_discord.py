@@ -52,7 +52,9 @@ async def campfire(tmp_path: Path, model: FakeModel | None = None) -> AsyncItera
     (A context manager inside each test, not a fixture: simcord's clock scope must be entered
     and left in the same task.)"""
     model = model or FakeModel()
-    settings = BotSettings(db=tmp_path / "c.db", cooldown_seconds=0, stream_edit_interval=0)
+    settings = BotSettings(
+        _env_file=None, db=tmp_path / "c.db", cooldown_seconds=0, stream_edit_interval=0
+    )
     store = await GroupStore.open(settings.db)
     services = build_services(settings, store, model)
     bot = CampfireBot(services)
@@ -370,3 +372,16 @@ async def test_rounds_with_voting_open_a_vote_when_the_round_completes(tmp_path:
         status = await world.ben.slash(thread, "story turn")
         assert status.response is not None
         assert f"waiting for <@{world.ann.id}>, <@{world.ben.id}>" in status.response.content
+
+
+async def test_without_message_content_the_bot_asks_for_no_privileged_intent(
+    tmp_path: Path,
+) -> None:
+    settings = BotSettings(_env_file=None, db=tmp_path / "c.db", read_messages=False)
+    store = await GroupStore.open(settings.db)
+    try:
+        bot = CampfireBot(build_services(settings, store, FakeModel()))
+        assert not bot.intents.message_content
+        assert not bot.intents.guild_messages
+    finally:
+        await store.close()
