@@ -11,6 +11,7 @@ from bot.group.service import GroupStoryService
 from bot.group.store import GroupStore
 from bot.model_client import HttpModelClient, ModelClient
 from bot.settings import BotSettings
+from bot.store import Store
 from bot.story import Defaults, Limits
 
 
@@ -40,7 +41,12 @@ def limits_from(settings: BotSettings) -> Limits:
     )
 
 
-def build_services(settings: BotSettings, store: GroupStore, model: ModelClient) -> Services:
+def build_services(settings: BotSettings, store: Store, model: ModelClient) -> Services:
+    if not isinstance(store, GroupStore):
+        raise TypeError(
+            "the bot's store must be opened with GroupStore.open: it carries the "
+            "group-storytelling tables"
+        )
     stories = GroupStoryService(
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )

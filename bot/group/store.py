@@ -196,7 +196,7 @@ class GroupStore(Store):
     # --- story extras ------------------------------------------------------------------------
 
     async def extras(self, story_id: int) -> StoryExtras:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {', '.join(_EXTRA_COLUMNS)} FROM story_group WHERE story_id = ?",
             (story_id,),
         )
@@ -224,12 +224,12 @@ class GroupStore(Store):
                     f"UPDATE story_group SET {name} = ? WHERE story_id = ?", (stored, story_id)
                 )
 
-        await self._transaction(work)
+        await self.transaction(work)
         return await self.extras(story_id)
 
     async def thread_stories(self, parent_channel_id: int) -> list[Story]:
         """Stories opened as threads of a channel (active or ended), oldest first."""
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT s.id FROM stories s JOIN story_group g ON g.story_id = s.id "
             "WHERE g.parent_channel_id = ? ORDER BY s.id",
             (parent_channel_id,),
@@ -239,7 +239,7 @@ class GroupStore(Store):
 
     async def channel_stories(self, guild_id: int, channel_id: int) -> list[Story]:
         """Every story a channel has had (active or ended), oldest first."""
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT id FROM stories WHERE guild_id = ? AND channel_id = ? ORDER BY id",
             (guild_id, channel_id),
         )
@@ -249,7 +249,7 @@ class GroupStore(Store):
     # --- participants ------------------------------------------------------------------------
 
     async def participants(self, story_id: int) -> list[Participant]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT user_id, name FROM story_participants WHERE story_id = ? "
             "ORDER BY joined_at, rowid",
             (story_id,),
@@ -273,7 +273,7 @@ class GroupStore(Store):
             )
             return True
 
-        return await self._transaction(work)
+        return await self.transaction(work)
 
     async def remove_participant(self, story_id: int, user_id: int) -> bool:
         async def work(db: aiosqlite.Connection) -> bool:
@@ -283,12 +283,12 @@ class GroupStore(Store):
             )
             return cursor.rowcount > 0
 
-        return await self._transaction(work)
+        return await self.transaction(work)
 
     # --- lore --------------------------------------------------------------------------------
 
     async def lore(self, story_id: int) -> list[LoreEntry]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT name, keywords, text FROM lore_entries WHERE story_id = ? ORDER BY id",
             (story_id,),
         )
@@ -312,7 +312,7 @@ class GroupStore(Store):
             )
             return True
 
-        return await self._transaction(work)
+        return await self.transaction(work)
 
     async def remove_lore(self, story_id: int, name: str) -> bool:
         async def work(db: aiosqlite.Connection) -> bool:
@@ -321,7 +321,7 @@ class GroupStore(Store):
             )
             return cursor.rowcount > 0
 
-        return await self._transaction(work)
+        return await self.transaction(work)
 
     # --- votes -------------------------------------------------------------------------------
 
@@ -362,13 +362,13 @@ class GroupStore(Store):
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
-        vote_id = await self._transaction(work)
+        vote_id = await self.transaction(work)
         vote = await self.vote(vote_id)
         assert vote is not None
         return vote
 
     async def vote(self, vote_id: int) -> StoredVote | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT id, story_id, message_id, candidates, task, genre, checkpoint, asked_by, "
             "asked_by_name, participants, opened_at, timeout_seconds, closed_at, close_reason, "
             "winner, turn_id FROM votes WHERE id = ?",
@@ -395,7 +395,7 @@ class GroupStore(Store):
             turn_id,
         ) = row
         candidates = [VoteCandidate(c["text"], bool(c["copied"])) for c in json.loads(raw)]
-        ballots = await self._fetchall(
+        ballots = await self.fetchall(
             "SELECT voter_id, candidate FROM vote_ballots WHERE vote_id = ? ORDER BY cast_at",
             (vid,),
         )
@@ -426,7 +426,7 @@ class GroupStore(Store):
         """Votes not closed yet (of one story, or all: to close them after a restart)."""
         where = " AND story_id = ?" if story_id is not None else ""
         params = (story_id,) if story_id is not None else ()
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             f"SELECT id FROM votes WHERE closed_at IS NULL{where} ORDER BY id", params
         )
         votes = [await self.vote(int(r[0])) for r in rows]
@@ -436,7 +436,7 @@ class GroupStore(Store):
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("UPDATE votes SET message_id = ? WHERE id = ?", (message_id, vote_id))
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def cast_ballot(self, vote_id: int, voter_id: int, candidate: int) -> None:
         async def work(db: aiosqlite.Connection) -> None:
@@ -447,7 +447,7 @@ class GroupStore(Store):
                 (vote_id, voter_id, candidate, _now()),
             )
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def close_vote(self, vote_id: int, result: VoteResult, turn_id: int | None) -> None:
         async def work(db: aiosqlite.Connection) -> None:
@@ -457,16 +457,16 @@ class GroupStore(Store):
                 (_now(), result.reason.value, result.winner, turn_id, vote_id),
             )
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     # --- moderation --------------------------------------------------------------------------
 
     async def moderation_policy(self, guild_id: int) -> ModerationPolicy:
-        terms = await self._fetchall(
+        terms = await self.fetchall(
             "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY added_at, rowid",
             (guild_id,),
         )
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT profanity_filter FROM moderation_settings WHERE guild_id = ?", (guild_id,)
         )
         return ModerationPolicy(tuple(str(t[0]) for t in terms), bool(row and row[0]))
@@ -493,7 +493,7 @@ class GroupStore(Store):
                     (guild_id, term, changed_by, _now()),
                 )
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def set_profanity_filter(self, guild_id: int, enabled: bool) -> None:
         async def work(db: aiosqlite.Connection) -> None:
@@ -503,7 +503,7 @@ class GroupStore(Store):
                 (guild_id, int(enabled)),
             )
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     # --- anthology ---------------------------------------------------------------------------
 
@@ -512,7 +512,7 @@ class GroupStore(Store):
         if not story_ids:
             return []
         placeholders = ", ".join("?" for _ in story_ids)
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             f"SELECT {_TURN_COLUMNS} FROM turns "
             f"WHERE story_id IN ({placeholders}) AND kept = 1 AND status = 'shown' "
             "ORDER BY story_id, position, id",

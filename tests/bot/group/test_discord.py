@@ -45,6 +45,16 @@ class World:
         return [m.content for m in channel.history()]
 
 
+def button_labels(message: discord.Message) -> list[str | None]:
+    return [
+        button.label
+        for row in message.components
+        if isinstance(row, discord.ActionRow)
+        for button in row.children
+        if isinstance(button, discord.Button)
+    ]
+
+
 @asynccontextmanager
 async def campfire(tmp_path: Path, model: FakeModel | None = None) -> AsyncIterator[World]:
     """The bot on a fresh database in a simulated guild with three members and an admin.
@@ -63,9 +73,9 @@ async def campfire(tmp_path: Path, model: FakeModel | None = None) -> AsyncItera
             guild = env.create_guild()
             channel = guild.create_text_channel("stories")
             admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
-            members = [guild.add_member(env.create_user(n)) for n in ("ann", "ben", "cat")]
+            ann, ben, cat = (guild.add_member(env.create_user(n)) for n in ("ann", "ben", "cat"))
             admin = guild.add_member(env.create_user("admin"), roles=[admins])
-            yield World(env, guild, channel, *members, admin, model, services)
+            yield World(env, guild, channel, ann, ben, cat, admin, model, services)
     finally:
         await store.close()
 
@@ -99,7 +109,7 @@ async def test_three_members_take_rounds_in_a_story_thread(tmp_path: Path) -> No
         assert "too eager" not in context
         last = thread.last_message
         assert last is not None and last.content.startswith("continue-plain-")
-        assert [c.label for row in last.components for c in row.children] == [
+        assert button_labels(last) == [
             "Regenerate",
             "Continue",
             "Keep",
@@ -145,7 +155,9 @@ async def test_a_vote_with_changed_votes_and_a_tie(tmp_path: Path) -> None:
         assert "#1: 1 vote - wins" in tally.content
         assert "tie between #1, #2, #3" in tally.content
         assert not tally.components  # the buttons are gone
-        late = await world.cat.click(thread.last_message, label="Keep")
+        winner = thread.last_message
+        assert winner is not None
+        late = await world.cat.click(winner, label="Keep")
         assert late.acknowledged
         shown = await world.ann.slash(thread, "story show")
         assert shown.response is not None
@@ -330,7 +342,7 @@ async def test_a_copied_candidate_is_marked_and_regenerate_offered(tmp_path: Pat
         winner = thread.last_message
         assert winner is not None
         assert "This passage repeats a long stretch" in winner.content
-        assert "Regenerate" in [c.label for row in winner.components for c in row.children]
+        assert "Regenerate" in button_labels(winner)
 
 
 async def test_an_open_vote_still_closes_after_the_bot_restarts(tmp_path: Path) -> None:

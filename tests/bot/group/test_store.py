@@ -24,10 +24,11 @@ async def test_a_bot_database_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     async with await Store.open(path) as store:
         story = await store.start_story(1, 2, title="from before")
-    async with await GroupStore.open(path) as store:
-        assert await store.schema_version() == ALL_MIGRATIONS[-1].version
-        assert (await store.active_story(1, 2)) == story
-        assert await store.extras(story.id) == StoryExtras()
+    group = await GroupStore.open(path)
+    async with group:
+        assert await group.schema_version() == ALL_MIGRATIONS[-1].version
+        assert (await group.active_story(1, 2)) == story
+        assert await group.extras(story.id) == StoryExtras()
     with sqlite3.connect(path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_group", "lore_entries", "votes", "vote_ballots", "blocked_terms"} <= tables
