@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.cogs.admin import AdminCog
 from bot.cogs.common import reply_error
 from bot.cogs.components import DYNAMIC_ITEMS
+from bot.cogs.group import GROUP_DYNAMIC_ITEMS, GroupCog, extend_story_group
 from bot.cogs.story import StoryCog
 from bot.services import Services, open_services
 from bot.settings import BotSettings
@@ -26,7 +27,11 @@ GENERIC_FAILURE = "Something went wrong on the bot's side; the story is unchange
 class CampfireBot(commands.Bot):
     def __init__(self, services: Services, *, sync_commands: bool = True) -> None:
         intents = discord.Intents.none()
-        intents.guilds = True  # channels and threads; no message content is needed
+        intents.guilds = True  # channels and threads
+        # Plain messages in a story thread are turns: the bot reads messages and their content
+        # (a privileged intent, switched on in the developer portal; CAMPFIRE_READ_MESSAGES).
+        intents.guild_messages = services.settings.read_messages
+        intents.message_content = services.settings.read_messages
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -38,9 +43,13 @@ class CampfireBot(commands.Bot):
         self.tree.error(self.on_app_command_error)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *GROUP_DYNAMIC_ITEMS)
         await self.add_cog(StoryCog(self.services))
         await self.add_cog(AdminCog(self.services))
+        # Group storytelling: /continue gains candidates (it replaces the plain one), and the
+        # /story group gains its group subcommands.
+        await self.add_cog(GroupCog(self, self.services), override=True)
+        extend_story_group(self.tree, self.services)
         if self.sync_commands:
             await self.tree.sync()
 

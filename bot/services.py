@@ -7,18 +7,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.cooldown import Cooldowns
+from bot.group.service import GroupStoryService
+from bot.group.store import GroupStore
 from bot.model_client import HttpModelClient, ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
-from bot.story import Defaults, Limits, StoryService
+from bot.story import Defaults, Limits
 
 
 @dataclass
 class Services:
     settings: BotSettings
-    store: Store
+    store: GroupStore
     model: ModelClient
-    stories: StoryService
+    stories: GroupStoryService
     cooldowns: Cooldowns
 
 
@@ -40,7 +42,12 @@ def limits_from(settings: BotSettings) -> Limits:
 
 
 def build_services(settings: BotSettings, store: Store, model: ModelClient) -> Services:
-    stories = StoryService(
+    if not isinstance(store, GroupStore):
+        raise TypeError(
+            "the bot's store must be opened with GroupStore.open: it carries the "
+            "group-storytelling tables"
+        )
+    stories = GroupStoryService(
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )
     return Services(settings, store, model, stories, Cooldowns())
@@ -49,7 +56,7 @@ def build_services(settings: BotSettings, store: Store, model: ModelClient) -> S
 @asynccontextmanager
 async def open_services(settings: BotSettings) -> AsyncIterator[Services]:
     """Open the store and the model client; close both on the way out."""
-    store = await Store.open(settings.db)
+    store = await GroupStore.open(settings.db)
     try:
         model = HttpModelClient(
             settings.server_url,

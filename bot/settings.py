@@ -45,6 +45,11 @@ class BotSettings(BaseSettings):
     # Seconds between edits of a message that text streams into (Discord rate-limits edits).
     stream_edit_interval: float = Field(1.0, ge=0.0)
 
+    # Plain messages in story threads become turns: needs the privileged Message Content
+    # intent (Developer Portal -> Bot). False: the bot asks for no message content and turns
+    # in story threads are taken with /write.
+    read_messages: bool = True
+
     # Test only: point discord.py at a local fake Discord.
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None

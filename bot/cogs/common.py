@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import discord
 
-from bot.model_client import ModelClientError
 from bot.services import Services
-from bot.story import Author, OnText, Passage, StoryError, StoryKey, user_message
+from bot.story import Author, OnText, Passage, StoryKey, user_message
 from bot.text import DISCORD_LIMIT, split_message
+from core.errors import CampfireError
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ async def run_generation(
     live = LiveMessage(interaction, services.settings.stream_edit_interval)
     try:
         passage = await generate(live.on_text)
-    except (StoryError, ModelClientError) as error:
+    except CampfireError as error:  # StoryError, ModelClientError, group refusals
         services.cooldowns.release(interaction.user.id)
         if restore is not None:
             with suppress(discord.HTTPException):
@@ -214,7 +214,7 @@ async def guard(
     "thinking" placeholder, when there is one, is removed). True when work succeeded."""
     try:
         await work()
-    except (StoryError, ModelClientError) as error:
+    except CampfireError as error:  # StoryError, ModelClientError, group refusals
         if placeholder:
             await fail_deferred(interaction, user_message(error))
         else:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.group.store import GroupStore
 from bot.store import Store
 from bot.story import Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
@@ -12,7 +13,8 @@ from tests.bot.fake_model import FakeModel
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "campfire.db")
+    # The bot's database carries the group-storytelling tables too (bot.services needs them).
+    s = await GroupStore.open(tmp_path / "campfire.db")
     yield s
     await s.close()
 

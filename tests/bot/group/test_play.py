@@ -1,0 +1,101 @@
+"""Play mode's group commands: memory, note, lore, the richer show, EPUB export."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from ebooklib import epub
+
+from bot.group.play import GroupPlaySession
+from bot.services import Services, build_services
+from bot.settings import BotSettings
+from bot.store import Store
+from bot.story import Author
+from tests.bot.fake_model import FakeModel
+
+
+class Screen:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def out(self, line: str) -> None:
+        self.text += line + "\n"
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+
+@pytest.fixture
+def services(store: Store, model: FakeModel) -> Services:
+    return build_services(BotSettings(_env_file=None, cooldown_seconds=0), store, model)
+
+
+@pytest.fixture
+def screen() -> Screen:
+    return Screen()
+
+
+@pytest.fixture
+def session(services: Services, screen: Screen, tmp_path: Path) -> GroupPlaySession:
+    return GroupPlaySession(
+        services, author=Author(0, "ada"), out=screen.out, write=screen.write, export_dir=tmp_path
+    )
+
+
+async def test_memory_note_and_lore_reach_the_model(
+    session: GroupPlaySession, screen: Screen, model: FakeModel
+) -> None:
+    await session.handle("/write The storm came at dusk.")
+    await session.handle("/story memory Mira keeps the lighthouse.")
+    await session.handle("/story note Keep it eerie.")
+    await session.handle('/lore add name:Lamp keywords:"lamp, light" The lamp never dies.')
+    await session.handle("/lore add name:Boat keywords:boat The boat is cracked.")
+    await session.handle("/write The lamp flickered.")
+    await session.handle("/continue")
+    context = model.requests[-1].context
+    assert context == "\n\n".join(
+        [
+            "Mira keeps the lighthouse.",
+            "[Lamp: The lamp never dies.]",
+            "The storm came at dusk.",
+            "[Author's note: Keep it eerie.]",
+            "The lamp flickered.",
+        ]
+    )
+    assert "Lore entry Lamp added." in screen.text
+    await session.handle("/lore list")
+    assert "Boat (boat): The boat is cracked." in screen.text
+    await session.handle("/lore remove name:Boat")
+    await session.handle("/story memory")
+    assert "Memory: Mira keeps the lighthouse." in screen.text
+    await session.handle("/story note clear")
+    assert "Author's note cleared." in screen.text
+    await session.handle("/story show")
+    assert "**Lore:** Lamp (lamp, light)" in screen.text
+
+
+async def test_refusals_are_printed_not_raised(session: GroupPlaySession, screen: Screen) -> None:
+    await session.handle("/lore add name:Lamp keywords:lamp text")
+    assert "There's no story in this channel yet" in screen.text
+    await session.handle("/write Start.")
+    await session.handle("/lore add name:Lamp keywords:, ;")
+    assert "at least one keyword" in screen.text
+    await session.handle("/lore dance")
+    assert "Use /lore add, /lore remove or /lore list." in screen.text
+    await session.handle("/story export format:pdf")
+    assert "format must be markdown or epub" in screen.text
+
+
+async def test_epub_export_writes_a_book_that_opens(
+    session: GroupPlaySession, screen: Screen, tmp_path: Path
+) -> None:
+    await session.handle("/write Ada begins the tale.")
+    await session.handle("/continue")
+    await session.handle("/story export format:epub tale.epub")
+    assert f"Wrote {tmp_path / 'tale.epub'}" in screen.text
+    book = epub.read_epub(io.BytesIO((tmp_path / "tale.epub").read_bytes()), {"ignore_ncx": True})
+    assert [a for a, _ in book.get_metadata("DC", "creator")] == ["ada"]
+    await session.handle("/help")
+    assert "/lore add" in screen.text

@@ -1,0 +1,106 @@
+"""The group tables: migrations on top of the bot's, story extras, participants, lore, votes,
+moderation, kept turns."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.group.lore import LoreEntry
+from bot.group.store import ALL_MIGRATIONS, GROUP_MIGRATIONS, GroupStore, StoryExtras, VoteCandidate
+from bot.group.turns import TurnMode
+from bot.group.voting import CloseReason
+from bot.store import MIGRATIONS, Store
+
+
+def test_group_migrations_continue_the_bots_numbering() -> None:
+    versions = [m.version for m in ALL_MIGRATIONS]
+    assert versions == list(range(1, len(versions) + 1))
+    assert GROUP_MIGRATIONS[0].version == MIGRATIONS[-1].version + 1
+
+
+async def test_a_bot_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with await Store.open(path) as store:
+        story = await store.start_story(1, 2, title="from before")
+    group = await GroupStore.open(path)
+    async with group:
+        assert await group.schema_version() == ALL_MIGRATIONS[-1].version
+        assert (await group.active_story(1, 2)) == story
+        assert await group.extras(story.id) == StoryExtras()
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"story_group", "lore_entries", "votes", "vote_ballots", "blocked_terms"} <= tables
+
+
+async def test_extras_participants_and_lore(group_store: GroupStore) -> None:
+    story = await group_store.start_story(1, 2)
+    extras = await group_store.update_extras(
+        story.id, memory="M", mode=TurnMode.ROUNDS, round_size=3, listen=False
+    )
+    assert (extras.memory, extras.mode, extras.round_size, extras.listen) == (
+        "M",
+        TurnMode.ROUNDS,
+        3,
+        False,
+    )
+    assert await group_store.add_participant(story.id, 7, "ann")
+    assert not await group_store.add_participant(story.id, 7, "Ann B.")
+    assert await group_store.add_participant(story.id, 8, "ben")
+    assert [(p.user_id, p.name) for p in await group_store.participants(story.id)] == [
+        (7, "Ann B."),
+        (8, "ben"),
+    ]
+    assert await group_store.remove_participant(story.id, 7)
+    mira = LoreEntry.create("Mira", "Mira, keeper", "The keeper.")
+    assert await group_store.add_lore(story.id, mira, 7)
+    changed = LoreEntry.create("mira", "Mira", "Now the old keeper.")
+    assert not await group_store.add_lore(story.id, changed, 7)  # same name: replaced
+    assert await group_store.lore(story.id) == [changed]
+    assert await group_store.remove_lore(story.id, "MIRA")
+    assert await group_store.lore(story.id) == []
+
+
+async def test_votes_round_trip_with_changed_ballots(group_store: GroupStore) -> None:
+    story = await group_store.start_story(1, 2)
+    opened = datetime(2026, 1, 1, tzinfo=UTC)
+    vote = await group_store.open_vote(
+        story.id,
+        [VoteCandidate("one"), VoteCandidate("two", copied=True)],
+        task="continue",
+        genre="horror",
+        checkpoint="tiny",
+        asked_by=7,
+        asked_by_name="ann",
+        participants=3,
+        opened_at=opened,
+        open_for=timedelta(seconds=60),
+    )
+    await group_store.cast_ballot(vote.id, 7, 0)
+    await group_store.cast_ballot(vote.id, 7, 1)
+    await group_store.cast_ballot(vote.id, 8, 1)
+    loaded = await group_store.vote(vote.id)
+    assert loaded is not None
+    assert loaded.candidates[1] == VoteCandidate("two", True)
+    assert loaded.ballot.votes == {7: 1, 8: 1}
+    assert loaded.ballot.deadline == opened + timedelta(seconds=60)
+    assert [v.id for v in await group_store.open_votes()] == [vote.id]
+    result = loaded.ballot.close(CloseReason.MAJORITY)
+    await group_store.close_vote(vote.id, result, None)
+    closed = await group_store.vote(vote.id)
+    assert closed is not None and closed.closed
+    assert closed.ballot.result is not None and closed.ballot.result.winner == 1
+    assert await group_store.open_votes() == []
+
+
+async def test_moderation_policy_per_server(group_store: GroupStore) -> None:
+    await group_store.set_blocked_terms(1, ["goblin", "troll"], 7)
+    await group_store.set_profanity_filter(1, True)
+    policy = await group_store.moderation_policy(1)
+    assert policy.blocked == ("goblin", "troll")
+    assert policy.profanity_filter
+    await group_store.set_blocked_terms(1, ["troll"], 7)
+    assert (await group_store.moderation_policy(1)).blocked == ("troll",)
+    other = await group_store.moderation_policy(2)
+    assert other.blocked == () and not other.profanity_filter
