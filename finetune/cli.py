@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True, type=Path, metavar="DIR")
     ev.add_argument("--data", required=True, type=Path, metavar="DATA_DIR")
     ev.add_argument("--split", choices=["validation", "train"], default="validation")
-    ev.add_argument("--out", type=Path, help="JSON file (default DIR/eval.json... see README)")
+    ev.add_argument("--out", type=Path, help="JSON report (default DATA_DIR/eval-NAME-SPLIT.json)")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
@@ -189,7 +189,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.export is not None:
         from finetune.export import export_run
 
-        path = export_run(args.out, args.export, name=args.name)
+        path = export_run(args.out, args.export, name=args.name, overwrite=args.overwrite)
         print(f"exported checkpoint to {path}")
     return 0
 

@@ -79,7 +79,9 @@ def load_causal_lm(source: str, tokenizer: Any, *, dtype: Any = None) -> Any:
         ) from None
     except OSError as exc:
         raise TrainingError(_load_failure(source, "model", exc)) from None
-    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+    embeddings: Any = model.get_input_embeddings()
+    rows = int(embeddings.num_embeddings)
+    if rows < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     end_id = tokenizer.convert_tokens_to_ids(END_MARKER)
     model.config.eos_token_id = end_id

@@ -119,17 +119,18 @@ def _prepare_run_dir(args: FitArguments) -> str | None:
     return None
 
 
-def _precision(args: FitArguments, use_cuda: bool) -> dict[str, bool]:
+def _precision(args: FitArguments, use_cuda: bool) -> tuple[bool, bool]:
+    """(bf16, fp16) mixed precision flags."""
     import torch
 
     choice = args.precision
     if choice == "auto":
         if not use_cuda:
-            return {}
+            return False, False
         choice = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if choice in ("fp16", "bf16") and not use_cuda:
         raise TrainingError(f"--precision {choice} needs CUDA; use fp32 on a CPU")
-    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+    return choice == "bf16", choice == "fp16"
 
 
 def _wrap_lora(model: Any, tokenizer: Any, rank: int) -> Any:
@@ -217,7 +218,7 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if args.device == "cuda" and not torch.cuda.is_available():
         raise TrainingError("--device cuda: no CUDA device here; use --device cpu")
-    precision = _precision(args, use_cuda)
+    bf16, fp16 = _precision(args, use_cuda)
 
     tokenizer_dir = args.run_dir / TOKENIZER_DIR
     tokenizer = load_tokenizer(str(tokenizer_dir) if resume_from else base.source)
@@ -237,11 +238,6 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         pack([e.input_ids for e in validation_examples], block_size, pad_id)
     )
     has_validation = len(validation_set) > 0
-    steps_or_epochs: dict[str, Any] = (
-        {"max_steps": args.max_steps}
-        if args.max_steps is not None
-        else {"num_train_epochs": args.epochs or 3.0}
-    )
     training_args = TrainingArguments(
         output_dir=str(args.run_dir),
         per_device_train_batch_size=args.batch_size,
@@ -266,8 +262,10 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         disable_tqdm=False,
         dataloader_num_workers=0,
         remove_unused_columns=False,
-        **precision,
-        **steps_or_epochs,
+        bf16=bf16,
+        fp16=fp16,
+        max_steps=args.max_steps if args.max_steps is not None else -1,
+        num_train_epochs=args.epochs or 3.0,
     )
     trainer_callbacks = list(callbacks)
     if has_validation:
