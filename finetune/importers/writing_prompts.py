@@ -30,7 +30,7 @@ RESPONSE_COLUMNS = ("response", "story", "target", "completion", "text")
 
 _TAG = re.compile(r"^\s*(?:\[\s*[A-Za-z]{1,4}\s*\]\s*)+")
 _NEWLINE = re.compile(r"\s*<newline>\s*")
-_SPACE_BEFORE = re.compile(r" +([.,!?;:%)\]}]|n't|'s|'re|'ve|'ll|'d|'m)(?=\W|$)", re.IGNORECASE)
+_SPACE_BEFORE = re.compile(r" +([.,!?;:%)\]}]|n't|'t|'s|'re|'ve|'ll|'d|'m)(?=\W|$)", re.IGNORECASE)
 _SPACE_AFTER = re.compile(r"([(\[{$]) +")
 _QUOTES = re.compile(r"`` *| *''")
 
