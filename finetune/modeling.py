@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ def describe_base(base: str) -> BaseModelInfo:
                 f"base model {path}: no config.json; give a saved Hugging Face model folder "
                 "(e.g. checkpoints/smollm2-135m-instruct after `campfire-models install-default`)"
             )
+        _check_causal_lm(path)
         if (path / MANIFEST_FILE).is_file():
             try:
                 manifest = read_manifest(path)
@@ -50,6 +52,22 @@ def describe_base(base: str) -> BaseModelInfo:
     if base.count("/") > 1 or base.startswith((".", "~")) or base.endswith("/"):
         raise TrainingError(f"base model {base}: no such folder; check the path")
     return BaseModelInfo(base, base, None)
+
+
+def _check_causal_lm(path: Path) -> None:
+    """Refuse a model folder whose config is not a causal LM, before loading anything big."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TrainingError(f"base model {path}: config.json is not valid JSON ({exc})") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise TrainingError(
+            f"base model {path}: model type {model_type!r} is not a causal language model; "
+            "give a GPT-2-family (decoder-only) checkpoint folder"
+        )
 
 
 def load_tokenizer(source: str) -> Any:

@@ -142,6 +142,8 @@ def _wrap_lora(model: Any, tokenizer: Any, rank: int) -> Any:
         lora_dropout=0.05,
         target_modules=LORA_TARGETS,
         task_type="CAUSAL_LM",
+        # GPT-2 keeps its linear layers as Conv1D, whose weight is stored transposed.
+        fan_in_fan_out=any(type(m).__name__ == "Conv1D" for m in model.modules()),
         # The control tokens are new words: train their embedding rows too (tied lm_head included).
         trainable_token_indices=sorted(set(control_token_ids(tokenizer))),
     )
