@@ -115,6 +115,12 @@ def export_run(
         training_fingerprint(data_dir).save(staging / FINGERPRINT_FILE)
         write_manifest(staging, manifest)
         _move_into_place(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TrainingError(
+            f"export to {out} failed ({exc.strerror or exc}); nothing was left there: "
+            "free some disk space (or fix the permissions) and export again"
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

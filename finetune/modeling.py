@@ -78,6 +78,9 @@ def load_tokenizer(source: str) -> Any:
     except (OSError, ValueError) as exc:
         raise TrainingError(_load_failure(source, "tokenizer", exc)) from None
     add_control_tokens(tokenizer)
+    # A fine-tuned checkpoint ends every answer with END_MARKER, whatever the base's chat
+    # template used (SmolLM2-Instruct: <|im_end|>); tokenizer, config and generation agree on it.
+    tokenizer.eos_token = END_MARKER
     if tokenizer.pad_token is None:
         tokenizer.pad_token = END_MARKER
     return tokenizer

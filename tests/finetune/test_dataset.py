@@ -91,3 +91,11 @@ def test_cli_prepare_unknown_format_is_an_argparse_error(tmp_path: Path) -> None
     with pytest.raises(SystemExit) as exit_info:
         main(["prepare", "--format", "tweets", "x.txt", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["prepare", "fit", "eval", "sample", "export"])
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: campfire-train {command}" in capsys.readouterr().out

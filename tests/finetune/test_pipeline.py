@@ -196,6 +196,20 @@ def test_export_refuses_an_existing_folder_unless_overwrite(full_run: Path, expo
     assert read_manifest(exported).name == "renamed"
 
 
+def test_a_failed_export_leaves_nothing_behind(
+    full_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def disk_full(self: TrainingFingerprint, path: Path) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(TrainingFingerprint, "save", disk_full)
+    with pytest.raises(TrainingError, match=r"No space left on device.*export again"):
+        export_run(full_run, tmp_path / "ckpt")
+    assert list(tmp_path.iterdir()) == []
+
+
 def _embedding_rows(folder: Path, token_ids: list[int]) -> Any:
     from transformers import AutoModelForCausalLM
 
