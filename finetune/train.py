@@ -150,13 +150,20 @@ def _wrap_lora(model: Any, tokenizer: Any, rank: int) -> Any:
     return get_peft_model(model, config)
 
 
-def write_loss_curve(log_history: list[dict[str, Any]], path: Path) -> Path | None:
-    """Train and validation loss against step, as a PNG (none when nothing was logged)."""
+def write_loss_curve(
+    log_history: list[dict[str, Any]], path: Path, base_loss: float | None = None
+) -> Path | None:
+    """Train and validation loss against step, as a PNG (none when nothing was logged).
+
+    base_loss, the validation loss before training, is drawn at step 0.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
     valid = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e and "step" in e]
+    if base_loss is not None and valid:
+        valid.insert(0, (0, base_loss))
     if not train and not valid:
         return None
     figure = Figure(figsize=(6, 4), dpi=100)
@@ -322,7 +329,12 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         metrics.update(eval_loss=eval_loss, perplexity=perplexity(eval_loss))
     trainer.save_model(str(args.run_dir / FINAL_DIR))
     tokenizer.save_pretrained(args.run_dir / FINAL_DIR)
-    write_loss_curve(trainer.state.log_history, args.run_dir / LOSS_CURVE)
+    base_loss = metrics.get("base_eval_loss")
+    write_loss_curve(
+        trainer.state.log_history,
+        args.run_dir / LOSS_CURVE,
+        float(base_loss) if base_loss is not None else None,
+    )
     run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
     _write_json(args.run_dir / RUN_FILE, run_info)
     return {"run_dir": str(args.run_dir), **run_info["metrics"]}
