@@ -329,11 +329,11 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         metrics.update(eval_loss=eval_loss, perplexity=perplexity(eval_loss))
     trainer.save_model(str(args.run_dir / FINAL_DIR))
     tokenizer.save_pretrained(args.run_dir / FINAL_DIR)
-    base_loss = metrics.get("base_eval_loss")
+    loss_before = metrics.get("base_eval_loss")
     write_loss_curve(
         trainer.state.log_history,
         args.run_dir / LOSS_CURVE,
-        float(base_loss) if base_loss is not None else None,
+        float(loss_before) if loss_before is not None else None,
     )
     run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
     _write_json(args.run_dir / RUN_FILE, run_info)
