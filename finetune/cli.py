@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--epochs", type=float, default=None, help="epochs (default 3)")
     steps.add_argument("--max-steps", type=int, default=None)
     fit.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last save")
-    fit.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
+    fit.add_argument(
+        "--overwrite", action="store_true", help="replace an existing RUN_DIR (and --export folder)"
+    )
     fit.add_argument("--block-size", type=int, default=256)
     fit.add_argument("--batch-size", type=int, default=4)
     fit.add_argument("--grad-accum", type=int, default=1)
