@@ -1,0 +1,23 @@
+"""Options the importers share; each reads the ones that concern it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.controls import Genre, Task
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    genre: Genre | None = None  # a genre for every story/continue example (writing-prompts, text)
+    genre_map: Path | None = None  # plots: JSON {"free-text genre": "core genre" or null}
+    lexicon: Path | None = None  # poems: JSON {"word": ["emotion", ...]}
+    text_column: str | None = None  # lines/poems: the column holding the text
+    prompt_column: str | None = None  # writing-prompts tables
+    response_column: str | None = None
+    genre_column: str | None = None  # plots
+    plot_column: str | None = None
+    lines_task: Task = Task.JOKE  # lines: what one line is (a joke, or a writing prompt)
+    passage_words: int = 120  # text: about this many words per passage
+    min_words: int = 3  # shorter examples are dropped
