@@ -314,3 +314,36 @@ def test_a_hub_id_without_network_gets_a_clear_error(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(TrainingError, match="without a network give a checkpoint folder"):
         fit(FitArguments(data_dir, "campfire-tests/no-such-model", tmp_path / "run", max_steps=1))
+
+
+async def test_the_model_server_serves_the_exported_checkpoint(exported: Path) -> None:
+    """The handoff between the two halves: what `export` writes, `campfire-server` serves."""
+    import httpx
+
+    from tests.serving import serve_app, tiny_settings
+
+    manifest = read_manifest(exported)
+    untrained = next(g for g in Genre if g not in manifest.genres)
+    settings = tiny_settings(exported.parent, checkpoint=exported.name)
+    async with serve_app(settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
+        listed = (await client.get("/v1/checkpoints")).json()["checkpoints"]
+        assert any(c["name"] == exported.name and c["valid"] for c in listed)
+        for genre in manifest.genres:
+            body = {
+                "task": "story",
+                "genre": genre.value,
+                "context": "A knock at the door",
+                "n": 2,
+                "max_new_tokens": 12,
+                "seed": 3,
+            }
+            answer = await client.post("/v1/generate", json=body)
+            assert answer.status_code == 200, answer.text
+            candidates = answer.json()["candidates"]
+            assert len(candidates) == 2
+            assert all("<|" not in c["text"] for c in candidates)
+        refused = await client.post(
+            "/v1/generate", json={"task": "story", "genre": untrained.value}
+        )
+        assert refused.status_code in (400, 422)
+        assert untrained.value in refused.json()["error"]["message"]
