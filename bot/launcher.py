@@ -89,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"A model server already answers at {settings.server_url}; using it.")
         else:
             command = server_command(args, settings)
+            if settings.discord_token is None and "--log-level" not in command:
+                # The play prompt shares this terminal: keep the server's request log out of it.
+                command += ["--log-level", "warning"]
             print(f"Starting the model server: {shlex.join(command)}")
             # Its own session: Ctrl-C goes to the bot, and this launcher stops the server after.
             server = subprocess.Popen(command, start_new_session=True)

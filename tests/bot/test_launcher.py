@@ -47,7 +47,8 @@ def test_play_without_a_token_then_the_server_is_stopped(tmp_path: Path) -> None
     assert "bot ran with ['play']" in result.stdout
     assert result.stdout.index("is ready") < result.stdout.index("bot ran with")
     log = (tmp_path / "server.log").read_text().splitlines()
-    assert log == [f"started 127.0.0.1:{port}", "terminated", "stopped"]
+    # The play prompt shares the terminal, so the server's request log is kept out of it.
+    assert log == [f"started 127.0.0.1:{port} log-level warning", "terminated", "stopped"]
 
 
 def test_with_a_token_the_discord_bot_runs(tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--fail", action="store_true")
+    parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
 
     def log(event: str) -> None:
         with open(args.log, "a", encoding="utf-8") as file:
             file.write(event + "\n")
 
-    log(f"started {args.host}:{args.port}")
+    log(f"started {args.host}:{args.port} log-level {args.log_level}")
     if args.fail:
         log("failing")
         sys.exit(3)
