@@ -1,0 +1,164 @@
+"""What a person in the fake Discord does and sees: send a command, read the answer, find a
+button. Waits are generous (a loaded 2-core CI box) but end with a message saying what was seen."""
+
+# ruff: noqa: ASYNC109 -- waits take timeout= like the fake's own helpers
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.discord_server import Channel, Interaction, Member, Message, RemoteFakeDiscord
+from tests.fakes.discord_server.model import JSON
+
+# Signs of an unhandled exception leaking to a user.
+CRASH_SIGNS = re.compile(r"Traceback|Exception:|Error\(|\bNone\b$|object at 0x", re.MULTILINE)
+
+
+def visible_text(message: Message) -> str:
+    """What a person reads: the content and every embed's title, description and fields."""
+    parts = [message.content]
+    for embed in message.embeds:
+        parts += [str(embed.get("title", "")), str(embed.get("description", ""))]
+        for field in embed.get("fields", []):
+            parts += [str(field.get("name", "")), str(field.get("value", ""))]
+        footer = embed.get("footer") or {}
+        parts.append(str(footer.get("text", "")))
+    return "\n".join(p for p in parts if p)
+
+
+def buttons(message: Message) -> dict[str, str]:
+    """label (lower case) -> custom_id of every button on the message."""
+    found: dict[str, str] = {}
+
+    def walk(components: list[JSON]) -> None:
+        for component in components:
+            if component.get("type") == 2 and "custom_id" in component:
+                found[str(component.get("label", "")).lower()] = component["custom_id"]
+            walk(component.get("components", []))
+
+    walk(message.components)
+    return found
+
+
+def button(message: Message, label: str) -> str:
+    found = buttons(message)
+    for name, custom_id in found.items():
+        if label.lower() in name:
+            return custom_id
+    raise AssertionError(f"no {label!r} button on the message; it has {sorted(found)}")
+
+
+@dataclass
+class Reply:
+    """An interaction and the message that answers it, once it stopped changing."""
+
+    interaction: Interaction
+    message: Message
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        return visible_text(self.message)
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.message.ephemeral
+
+
+def _settled(message: Message, quiet: float) -> bool:
+    if message.loading or not visible_text(message).strip():
+        return False
+    if message.components:  # the bot adds its buttons when a turn is done
+        return True
+    return time.time() - message.revisions[-1].at >= quiet
+
+
+async def answer_of(
+    fake: RemoteFakeDiscord,
+    interaction: Interaction,
+    *,
+    timeout: float = 30.0,
+    quiet: float = 0.6,
+) -> Reply:
+    """The answer a person sees: the original response once it is final (buttons shown, or no
+    edit for `quiet` seconds), or failing that the first followup."""
+    started = interaction.created_at
+
+    def check() -> Message | None:
+        record = _record(fake, interaction.id)
+        if record is None:
+            return None
+        by_id = {m.id: m for m in fake.mirror_messages}
+        candidates = []
+        if record.original_message_id is not None:
+            candidates.append(by_id.get(record.original_message_id))
+        candidates += [by_id.get(m) for m in record.followup_message_ids]
+        for message in candidates:
+            if message is not None and not message.deleted and _settled(message, quiet):
+                return message
+        return None
+
+    message: Message = await fake.wait_for(
+        check, timeout=timeout, what=f"the answer to interaction {interaction.id}"
+    )
+    return Reply(interaction, message, message.revisions[-1].at - started)
+
+
+async def command(
+    fake: RemoteFakeDiscord,
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    user: Member,
+    channel: Channel,
+    validate: bool = True,
+    timeout: float = 30.0,
+) -> Reply:
+    interaction = await fake.slash(name, options, user=user, channel=channel, validate=validate)
+    return await answer_of(fake, interaction, timeout=timeout)
+
+
+async def click(
+    fake: RemoteFakeDiscord,
+    message: Message,
+    label: str,
+    *,
+    user: Member,
+    timeout: float = 30.0,
+) -> Reply:
+    """Click a button and return what answers: the edited message or a new one."""
+    interaction = await fake.click(message, button(message, label), user=user)
+    record: Interaction = await fake.wait_for_response(interaction, timeout=timeout)
+    if record.original_message_id is None and not record.followup_message_ids:
+        # UPDATE_MESSAGE / DEFERRED_UPDATE: the clicked message itself is the answer.
+        updated = await fake.wait_for(
+            lambda: _settled_by_id(fake, message.id), timeout=timeout, what="the updated message"
+        )
+        return Reply(record, updated, updated.revisions[-1].at - record.created_at)
+    return await answer_of(fake, record, timeout=timeout)
+
+
+def _record(fake: RemoteFakeDiscord, interaction_id: int) -> Interaction | None:
+    record = fake.mirror_interactions.get(interaction_id)
+    if record is not None and record.failure and not record.acknowledged:
+        raise AssertionError(f"Discord gave up on interaction {interaction_id}: {record.failure}")
+    return record
+
+
+def _settled_by_id(fake: RemoteFakeDiscord, message_id: int) -> Message | None:
+    message = next((m for m in fake.mirror_messages if m.id == message_id), None)
+    return message if message is not None and _settled(message, 0.6) else None
+
+
+def pinging(messages: list[Message]) -> list[str]:
+    """Messages that notified anyone, described for an assertion message."""
+    return [
+        f"message {m.id} pinged users={m.pinged_user_ids} roles={m.pinged_role_ids}"
+        f" everyone={m.pinged_everyone}: {m.content[:80]!r}"
+        for m in messages
+        if m.pings_anyone
+    ]

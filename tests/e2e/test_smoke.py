@@ -1,0 +1,104 @@
+"""A whole story over the wire: the real campfire-bot and campfire-server processes, the fake
+Discord between the bot and its users; then the same story after restarting each process."""
+
+from __future__ import annotations
+
+from tests.e2e import storydb
+from tests.e2e.chat import Reply, buttons, click, command
+from tests.e2e.stack import Stack, assert_clean
+from tests.fakes.discord_server import Channel, Member, RemoteFakeDiscord
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def shows(reply: Reply, text: str) -> bool:
+    """The reply shows the start of a stored text (the bot may trim or split long ones)."""
+    return _words(text)[:60] in _words(reply.text)
+
+
+async def _respond(fake: RemoteFakeDiscord, channel: Channel, user: Member) -> Reply:
+    return await command(
+        fake, "respond", {"genre": "horror", "prompt": "A door opens."}, user=user, channel=channel
+    )
+
+
+async def test_a_whole_story_round_trip(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.admin is not None and fake.member is not None
+    db = stack.bot.db_path
+
+    prompts = await command(fake, "prompt", {}, user=fake.member, channel=channel)
+    assert prompts.text.strip() and not prompts.ephemeral
+
+    opened = await _respond(fake, channel, fake.member)
+    (first,) = storydb.turns(db, channel.id)
+    assert first.kind == "model" and first.author_id == fake.member.id
+    assert shows(opened, first.text)
+    assert {"regenerate", "continue", "keep", "undo"} <= set(buttons(opened.message))
+
+    human = "Ada stepped inside; the lamp went out."
+    written = await command(fake, "write", {"text": human}, user=fake.admin, channel=channel)
+    assert not written.ephemeral
+    assert [t.text for t in storydb.turns(db, channel.id)][1] == human
+
+    continued = await command(fake, "continue", {}, user=fake.member, channel=channel)
+    third = storydb.turns(db, channel.id)[2]
+    assert third.kind == "model" and shows(continued, third.text)
+
+    # Regenerate replaces the last turn in place; Undo takes it back.
+    await click(fake, continued.message, "regenerate", user=fake.member)
+    after_regenerate = storydb.turns(db, channel.id)
+    assert len(after_regenerate) == 3 and after_regenerate[2].id != third.id
+    regenerated_message = await fake.message(storydb.message_ids(db, after_regenerate[2].id)[-1])
+    await click(fake, regenerated_message, "undo", user=fake.member)
+    assert [t.id for t in storydb.turns(db, channel.id)] == [first.id, after_regenerate[1].id]
+
+    poem = await command(fake, "poem", {"emotion": "joy"}, user=fake.admin, channel=channel)
+    final = storydb.turns(db, channel.id)
+    assert len(final) == 3 and final[2].task == "poem" and shows(poem, final[2].text)
+
+    shown = await command(fake, "story show", {}, user=fake.member, channel=channel)
+    assert human in shown.text
+
+    exported = await command(fake, "story export", {}, user=fake.member, channel=channel)
+    (attachment,) = exported.message.attachments
+    document = (await fake.read_attachment(attachment.url)).decode()
+    for turn in final:
+        assert _words(turn.text)[:60] in _words(document)
+
+    assert storydb.problems(db) == []
+    assert storydb.positions_are_contiguous(final)
+    assert stack.leaked_secrets(("export", document)) == []
+    await assert_clean(stack, fake)
+
+
+async def test_the_story_survives_restarting_the_bot_and_then_the_server(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.member is not None
+    db = stack.bot.db_path
+    await _respond(fake, channel, fake.member)
+    await command(
+        fake, "write", {"text": "Then the rain stopped."}, user=fake.member, channel=channel
+    )
+    before = storydb.turns(db, channel.id)
+
+    assert stack.bot.terminate() == 0, stack.bot.log_tail()
+    stack.bot.start_and_wait()
+    shown = await command(fake, "story show", {}, user=fake.member, channel=channel)
+    assert "Then the rain stopped." in shown.text
+    await command(fake, "continue", {}, user=fake.member, channel=channel)
+    after_bot = storydb.turns(db, channel.id)
+    assert after_bot[:2] == before and len(after_bot) == 3
+
+    stack.server.terminate()
+    stack.server.start_and_wait()
+    continued = await command(fake, "continue", {}, user=fake.member, channel=channel)
+    after_server = storydb.turns(db, channel.id)
+    assert after_server[:3] == after_bot and len(after_server) == 4
+    assert shows(continued, after_server[3].text)
+    assert storydb.problems(db) == []
+    await assert_clean(stack, fake)
