@@ -69,8 +69,14 @@ class Reply:
         return self.message.ephemeral
 
 
+# The bot ends a message that text is still streaming into with a cursor.
+STREAMING_CURSOR = "▌"
+
+
 def _settled(message: Message, quiet: float) -> bool:
     if message.loading or not visible_text(message).strip():
+        return False
+    if message.content.rstrip().endswith(STREAMING_CURSOR):
         return False
     if message.components:  # the bot adds its buttons when a turn is done
         return True

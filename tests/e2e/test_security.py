@@ -1,0 +1,149 @@
+"""Who may do what: admin commands, the server's keys, secrets kept out of everything a person or
+a log reader sees, and the per-user rate limit."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.e2e import storydb
+from tests.e2e.chat import CRASH_SIGNS, command
+from tests.e2e.stack import Stack, assert_clean
+from tests.fakes.discord_server import Channel, CommandNotPermitted, RemoteFakeDiscord
+
+ADMIN_COMMANDS = [
+    ("checkpoint list", {}),
+    ("checkpoint use", {"name": "tiny-chat"}),
+    ("settings", {}),
+]
+NOT_ALLOWED = re.compile(r"manage server|permission|admin", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("name", "options"), ADMIN_COMMANDS, ids=[n for n, _ in ADMIN_COMMANDS])
+async def test_admin_commands_are_hidden_from_members_and_refused_at_runtime(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel, name: str, options: dict[str, str]
+) -> None:
+    assert fake.member is not None
+    root = name.split()[0]
+    synced = {
+        c["name"]: c
+        for scope in (await fake.commands(), await fake.commands(fake.guild))
+        for c in scope
+    }
+    assert synced[root].get("default_member_permissions") not in (None, "0"), synced[root]
+
+    with pytest.raises(CommandNotPermitted):
+        await fake.slash(name, options, user=fake.member, channel=channel)
+
+    # A client that ignores the default permissions still meets the runtime check.
+    refused = await command(fake, name, options, user=fake.member, channel=channel, validate=False)
+    assert refused.ephemeral and NOT_ALLOWED.search(refused.text), refused.text
+    health = stack.server.health()
+    assert health["default_checkpoint"] == "tiny"
+    assert "tiny-chat" not in {c["name"] for c in health["loaded"]}, "a refused swap loaded it"
+    await assert_clean(stack, fake)
+
+
+async def test_an_admin_may_list_checkpoints(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.admin is not None
+    listed = await command(fake, "checkpoint list", {}, user=fake.admin, channel=channel)
+    assert "tiny" in listed.text and not CRASH_SIGNS.search(listed.text)
+    await assert_clean(stack, fake)
+
+
+V1_ROUTES = [
+    ("POST", "/v1/generate", {"task": "story", "max_new_tokens": 2}),
+    ("POST", "/v1/completions", {"prompt": "a", "max_tokens": 2}),
+    ("POST", "/v1/tokenize", {"texts": ["a"]}),
+    ("GET", "/v1/checkpoints", None),
+    ("POST", "/v1/checkpoints/load", {"name": "tiny"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), V1_ROUTES, ids=[p for _, p, _ in V1_ROUTES])
+def test_the_server_refuses_requests_without_its_key(
+    stack: Stack, method: str, path: str, body: object
+) -> None:
+    wrong = "Bearer not-the-key-0123456789"
+    for headers in ({}, {"Authorization": wrong}, {"Authorization": "Basic Zm9vOmJhcg=="}):
+        answer = httpx.request(
+            method, f"{stack.server.url}{path}", json=body, headers=headers, timeout=30
+        )
+        assert answer.status_code == 401, (path, headers, answer.status_code, answer.text)
+        assert answer.json()["error"]["message"]
+        assert "not-the-key" not in answer.text
+        assert stack.leaked_secrets(("answer", answer.text)) == []
+
+
+def test_admin_routes_need_the_admin_key(stack: Stack) -> None:
+    answer = httpx.post(
+        f"{stack.server.url}/v1/checkpoints/load",
+        json={"name": "tiny"},
+        headers=stack.server.headers(),
+        timeout=30,
+    )
+    assert answer.status_code == 403, answer.text
+    assert "admin" in answer.json()["error"]["message"].lower()
+    assert stack.leaked_secrets(("answer", answer.text)) == []
+
+
+async def test_secrets_never_reach_logs_messages_the_database_or_exports(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    """Run a story, an export and a few refusals, then grep everything for the three secrets."""
+    assert fake.member is not None
+    await command(
+        fake,
+        "respond",
+        {"genre": "sci_fi", "prompt": "The key is"},
+        user=fake.member,
+        channel=channel,
+    )
+    await command(fake, "write", {"text": "print(os.environ)"}, user=fake.member, channel=channel)
+    exported = await command(fake, "story export", {}, user=fake.member, channel=channel)
+    documents = [
+        (f"attachment {a.filename}", await fake.read_attachment(a.url))
+        for a in exported.message.attachments
+    ]
+    database = [
+        (p.name, p.read_bytes())
+        for p in stack.bot.db_path.parent.glob(stack.bot.db_path.name + "*")
+    ]
+    assert stack.leaked_secrets(*documents, *database) == []
+    assert storydb.problems(stack.bot.db_path) == []
+    await assert_clean(stack, fake)
+
+
+async def test_per_user_rate_limit_holds_and_is_per_user(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.admin is not None and fake.member is not None
+    db = stack.bot.db_path
+    limited = await command(
+        fake, "settings", {"scope": "channel", "cooldown": 60}, user=fake.admin, channel=channel
+    )
+    assert not CRASH_SIGNS.search(limited.text)
+    try:
+        await command(fake, "respond", {"genre": "drama"}, user=fake.member, channel=channel)
+        assert len(storydb.turns(db, channel.id)) == 1
+        for _ in range(3):
+            again = await command(fake, "continue", {}, user=fake.member, channel=channel)
+            assert again.ephemeral and re.search(r"slow down|wait|again in", again.text, re.I), (
+                again.text
+            )
+        assert len(storydb.turns(db, channel.id)) == 1
+
+        # Someone else in the channel is not held up by the first person's cooldown.
+        other = await fake.add_member(fake.guild, "cy")
+        theirs = await command(fake, "continue", {}, user=other, channel=channel)
+        assert not theirs.ephemeral
+        assert len(storydb.turns(db, channel.id)) == 2
+    finally:
+        await command(
+            fake, "settings", {"scope": "channel", "cooldown": 0}, user=fake.admin, channel=channel
+        )
+    await assert_clean(stack, fake)
