@@ -29,6 +29,17 @@ class ServerSettings(BaseSettings):
     port: int = Field(8765, ge=1, le=65535)
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
+    # Engine: what arrives within batch_wait_ms joins one batch of at most max_batch_size rows.
+    engine: Literal["auto", "microbatch", "continuous"] = "auto"
+    batch_wait_ms: float = Field(5.0, ge=0, le=1000)
+    max_batch_size: int = Field(16, ge=1, le=256)
+    max_queue: int = Field(64, ge=1, le=10_000, description="requests waiting; more get a 503")
+    max_new_tokens: int = Field(1024, ge=1, le=100_000, description="cap per request")
+    max_n: int = Field(8, ge=1, le=64, description="cap on candidates per request")
+    max_input_chars: int = Field(20_000, ge=1, le=100_000, description="context + prefix")
+    max_resident: int = Field(2, ge=1, le=16, description="checkpoints kept loaded at once")
+    retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After on a 503")
+    copy_min_words: int = Field(12, ge=4, le=1000, description="copied_from_training threshold")
 
     @field_validator("api_key", "admin_key", mode="before")
     @classmethod

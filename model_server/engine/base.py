@@ -1,0 +1,153 @@
+"""The one engine interface: submit a request, iterate its text as it is made, abort, health.
+
+An engine owns one loaded model and decodes in a worker thread, never on the event loop. A request
+is n rows (candidates) over one prompt; every row carries its own sampling parameters. Events
+reach the caller's event loop through a RequestHandle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.errors import CampfireError
+
+FinishReason = Literal["end", "stop", "length", "aborted", "error"]
+
+
+class QueueFullError(CampfireError):
+    """The engine's waiting queue is full: the caller should retry later (HTTP 503)."""
+
+
+class EngineClosedError(CampfireError):
+    """The engine was shut down (its checkpoint unloaded) before the request could run."""
+
+
+@dataclass(frozen=True)
+class RowParams:
+    """Sampling parameters of one row; every row of a batch has its own."""
+
+    max_new_tokens: int = 200
+    temperature: float = 0.8
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """One prompt, already tokenized, to be continued n times."""
+
+    prompt_ids: tuple[int, ...]
+    params: RowParams
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RowFinished:
+    index: int
+    text: str
+    finish_reason: FinishReason
+    tokens: int
+    error: str | None = None
+
+
+Event = TextDelta | RowFinished
+
+
+@dataclass
+class EngineStats:
+    """Counters an operator (and a test) can read: how much batching actually happened."""
+
+    requests: int = 0
+    rows: int = 0
+    steps: int = 0
+    prefills: int = 0
+    max_rows_in_step: int = 0
+    generated_tokens: int = 0
+    window_slides: int = 0
+
+
+class RequestHandle:
+    """The caller's side of a submitted request: async events, abort, final results."""
+
+    def __init__(self, request: EngineRequest, loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self._loop = loop
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._aborted = threading.Event()
+        self._open_rows = request.n
+        self.finished: dict[int, RowFinished] = {}
+        self.first_token_at: float | None = None
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted.is_set()
+
+    def abort(self) -> None:
+        """Stop generating for this request; its rows leave the batch at the next step."""
+        self._aborted.set()
+
+    def emit(self, event: Event) -> None:
+        """Called from the worker thread."""
+        with contextlib.suppress(RuntimeError):  # the caller's loop has closed: nobody listens
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Text deltas and row ends, until every row has finished."""
+        while self._open_rows > 0:
+            event = await self._queue.get()
+            if isinstance(event, RowFinished):
+                self._open_rows -= 1
+                self.finished[event.index] = event
+            elif self.first_token_at is None:
+                self.first_token_at = self._loop.time()
+            yield event
+
+    async def results(self) -> list[RowFinished]:
+        """Wait for every row; returns them in index order."""
+        async for _ in self.events():
+            pass
+        return [self.finished[i] for i in sorted(self.finished)]
+
+
+@dataclass
+class EngineHealth:
+    name: str
+    alive: bool
+    running_rows: int
+    waiting_requests: int
+    stats: EngineStats = field(default_factory=EngineStats)
+
+
+class Engine(ABC):
+    name: str
+
+    @abstractmethod
+    def submit(self, request: EngineRequest) -> RequestHandle:
+        """Queue a request (raises QueueFullError when the queue is full). Call on the loop."""
+
+    @abstractmethod
+    def health(self) -> EngineHealth: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Finish nothing more: abort what waits or runs, stop the worker thread."""
+
+    @property
+    @abstractmethod
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting."""

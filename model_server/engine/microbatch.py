@@ -1,0 +1,467 @@
+"""The micro-batching engine: concurrent requests share one decode loop with a KV cache.
+
+What arrives within `batch_wait_ms` of an idle engine starts one batch; what arrives while a
+batch decodes joins it at the next step (its prompt is prefilled apart, then its KV cache is
+left-padded and concatenated to the running one). Every row keeps its own sampling parameters and
+its own torch.Generator, so a seed gives the same text whatever else shares the batch. Rows that
+finish, are aborted or run out of tokens leave the batch (and the KV cache) at once. A row whose
+text outgrows the model's window slides: it keeps its most recent tokens, is prefilled again and
+continues.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from model_server.engine.base import (
+    Engine,
+    EngineClosedError,
+    EngineHealth,
+    EngineRequest,
+    EngineStats,
+    QueueFullError,
+    RequestHandle,
+    RowFinished,
+    RowParams,
+    TextDelta,
+)
+from model_server.engine.text import TextTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineConfig:
+    context_window: int
+    end_marker: str
+    batch_wait_ms: float = 5.0
+    max_batch_size: int = 16
+    max_queue: int = 64
+    # A row that outgrows the window keeps this fraction of it and continues.
+    slide_keep: float = 0.75
+
+
+@dataclass
+class EngineHooks:
+    """Where the engine reports what it does (the app wires these to Prometheus)."""
+
+    on_step: Callable[[int], None] = lambda rows: None
+    on_queue_depth: Callable[[int], None] = lambda depth: None
+    on_tokens: Callable[[int], None] = lambda tokens: None
+
+
+@dataclass(eq=False)
+class _Row:
+    handle: RequestHandle
+    index: int
+    params: RowParams
+    generator: torch.Generator
+    context: list[int]  # the tokens the model attends to; the cache holds all but the last
+    tracker: TextTracker
+    generated: int = 0
+    fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (id(self.handle), self.index)
+
+
+@dataclass
+class _Batch:
+    rows: list[_Row] = field(default_factory=list)
+    cache: Any = None
+    mask: torch.Tensor | None = None  # [rows, cached positions], 0 on left padding
+    positions: torch.Tensor | None = None  # [rows], position id of the next token fed
+
+
+def _cache_layers(cache: Any) -> list[Any]:
+    return list(cache.layers)
+
+
+class MicroBatchEngine(Engine):
+    name = "microbatch"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        config: EngineConfig,
+        hooks: EngineHooks | None = None,
+    ) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self._config = config
+        self._hooks = hooks or EngineHooks()
+        self._device = next(model.parameters()).device
+        self._pad_id = self._pad_token_id()
+        self._finish_ids, self._banned_ids = self._special_ids()
+        self._waiting: deque[RequestHandle] = deque()
+        self._slid: deque[_Row] = deque()
+        self._batch = _Batch()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.stats = EngineStats()
+        self._thread = threading.Thread(target=self._run, name="campfire-engine", daemon=True)
+        self._thread.start()
+
+    # --- the caller's side -------------------------------------------------------------------
+
+    def submit(self, request: EngineRequest) -> RequestHandle:
+        import asyncio
+
+        if request.n > self._config.max_batch_size:
+            raise ValueError(f"n={request.n} exceeds max_batch_size={self._config.max_batch_size}")
+        handle = RequestHandle(request, asyncio.get_running_loop())
+        with self._cond:
+            if self._closed:
+                raise EngineClosedError("this checkpoint is being unloaded; retry")
+            if len(self._waiting) >= self._config.max_queue:
+                raise QueueFullError(
+                    f"the server is busy ({len(self._waiting)} requests waiting); retry shortly"
+                )
+            self._waiting.append(handle)
+            self.stats.requests += 1
+            self._hooks.on_queue_depth(len(self._waiting))
+            self._cond.notify_all()
+        return handle
+
+    def health(self) -> EngineHealth:
+        with self._cond:
+            return EngineHealth(
+                name=self.name,
+                alive=self._thread.is_alive() and not self._closed,
+                running_rows=len(self._batch.rows),
+                waiting_requests=len(self._waiting),
+                stats=EngineStats(**vars(self.stats)),
+            )
+
+    @property
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._waiting and not self._batch.rows and not self._slid
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            self._cond.notify_all()
+        for handle in waiting:
+            for index in range(handle.request.n):
+                handle.emit(RowFinished(index, "", "aborted", 0, "the checkpoint was unloaded"))
+        self._thread.join(timeout=30)
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def _pad_token_id(self) -> int:
+        for candidate in (self._tokenizer.pad_token_id, self._tokenizer.eos_token_id, 0):
+            if candidate is not None:
+                return int(candidate)
+        return 0
+
+    def _special_ids(self) -> tuple[set[int], torch.Tensor]:
+        """(ids that end a row, ids never sampled: every other special/control token)."""
+        tokenizer = self._tokenizer
+        finish: set[int] = set()
+        if tokenizer.eos_token_id is not None:
+            finish.add(int(tokenizer.eos_token_id))
+        marker = self._config.end_marker
+        if marker:
+            marker_id = tokenizer.convert_tokens_to_ids(marker)
+            known = marker_id != tokenizer.unk_token_id or tokenizer.unk_token == marker
+            if isinstance(marker_id, int) and known:
+                finish.add(marker_id)
+        vocab = int(self._model.get_output_embeddings().weight.shape[0])
+        banned = sorted({int(i) for i in tokenizer.all_special_ids if 0 <= int(i) < vocab} - finish)
+        return finish, torch.tensor(banned, dtype=torch.long, device=self._device)
+
+    # --- the worker thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                admitted = self._next_admissions()
+                if admitted is None:
+                    return
+                try:
+                    self._drop_aborted()
+                    if admitted:
+                        self._admit(admitted)
+                    if self._batch.rows:
+                        self._decode_step()
+                except Exception as exc:  # a failed batch must not kill the engine
+                    log.exception("generation failed")
+                    in_batch = {id(r) for r in self._batch.rows}
+                    failed = [*self._batch.rows, *(r for r in admitted if id(r) not in in_batch)]
+                    self._batch = _Batch()
+                    for row in failed:
+                        self._finish(row, "error", f"generation failed: {type(exc).__name__}")
+
+    def _next_admissions(self) -> list[_Row] | None:
+        """Rows to add to the batch now (possibly none); None when the engine is closed."""
+        with self._cond:
+            while not (self._waiting or self._slid or self._batch.rows or self._closed):
+                self._cond.wait()
+            if self._closed:
+                for row in [*self._batch.rows, *self._slid]:
+                    self._finish(row, "aborted", "the checkpoint was unloaded")
+                self._batch = _Batch()
+                return None
+            if not self._batch.rows and not self._slid and self._config.batch_wait_ms > 0:
+                # Idle engine: give companions a few milliseconds to arrive.
+                deadline = time.monotonic() + self._config.batch_wait_ms / 1000
+                while (
+                    sum(h.request.n for h in self._waiting) < self._config.max_batch_size
+                    and not self._closed
+                ):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            room = self._config.max_batch_size - len(self._batch.rows)
+            admitted: list[_Row] = []
+            while self._slid and room > 0:
+                admitted.append(self._slid.popleft())
+                room -= 1
+            while self._waiting and self._waiting[0].request.n <= room:
+                handle = self._waiting.popleft()
+                room -= handle.request.n
+                if not handle.aborted:
+                    admitted.extend(self._rows_for(handle))
+                else:
+                    self._finish_request(handle, "aborted")
+            self._hooks.on_queue_depth(len(self._waiting))
+            return admitted
+
+    def _rows_for(self, handle: RequestHandle) -> list[_Row]:
+        request = handle.request
+        params = request.params
+        base_seed = params.seed if params.seed is not None else secrets.randbits(62)
+        rows = []
+        for index in range(request.n):
+            generator = torch.Generator(device=self._device)
+            generator.manual_seed(base_seed + index)
+            rows.append(
+                _Row(
+                    handle=handle,
+                    index=index,
+                    params=params,
+                    generator=generator,
+                    context=list(request.prompt_ids),
+                    tracker=TextTracker(self._tokenizer, params.stop, self._config.end_marker),
+                )
+            )
+        self.stats.rows += len(rows)
+        return rows
+
+    def _finish(self, row: _Row, reason: str, error: str | None = None) -> None:
+        delta = row.tracker.take_delta(final=True)
+        if delta:
+            row.handle.emit(TextDelta(row.index, delta))
+        row.handle.emit(RowFinished(row.index, row.tracker.text, reason, row.generated, error))  # type: ignore[arg-type]
+
+    def _finish_request(self, handle: RequestHandle, reason: str) -> None:
+        for index in range(handle.request.n):
+            handle.emit(RowFinished(index, "", reason, 0))  # type: ignore[arg-type]
+
+    def _drop_aborted(self) -> None:
+        keep = [i for i, row in enumerate(self._batch.rows) if not row.handle.aborted]
+        if len(keep) < len(self._batch.rows):
+            for row in self._batch.rows:
+                if row.handle.aborted:
+                    self._finish(row, "aborted")
+            self._select(keep)
+        for row in [r for r in self._slid if r.handle.aborted]:
+            self._slid.remove(row)
+            self._finish(row, "aborted")
+
+    # --- batch tensors -----------------------------------------------------------------------
+
+    def _prefill(self, contexts: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """Run the prompts (left-padded); returns (cache, attention mask, last logits)."""
+        width = max(len(c) for c in contexts)
+        ids = torch.full((len(contexts), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for i, context in enumerate(contexts):
+            ids[i, width - len(context) :] = torch.tensor(context, dtype=torch.long)
+            mask[i, width - len(context) :] = 1
+        ids, mask = ids.to(self._device), mask.to(self._device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self._model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+        )
+        self.stats.prefills += 1
+        return out.cache, mask, out.logits[:, -1, :].float()
+
+    def _admit(self, rows: list[_Row]) -> None:
+        """Prefill the new rows (one prompt per request, shared by its n rows) and merge them."""
+        groups: dict[int, int] = {}
+        contexts: list[list[int]] = []
+        order: list[int] = []
+        for row in rows:
+            group_key = id(row.handle) if row.fresh else -len(contexts) - 1
+            if group_key not in groups:
+                groups[group_key] = len(contexts)
+                contexts.append(row.context)
+            order.append(groups[group_key])
+        cache, mask, logits = self._prefill(contexts)
+        if len(order) != len(contexts) or order != list(range(len(contexts))):
+            index = torch.tensor(order, device=self._device)
+            for layer in _cache_layers(cache):
+                layer.keys = layer.keys.index_select(0, index)
+                layer.values = layer.values.index_select(0, index)
+            mask, logits = mask.index_select(0, index), logits.index_select(0, index)
+        new = _Batch(rows=list(rows), cache=cache, mask=mask, positions=mask.sum(-1))
+        for row in rows:
+            row.fresh = False
+        self._merge(new)
+        # The rows' first tokens come from the prefill logits.
+        start = len(self._batch.rows) - len(rows)
+        self._accept(list(range(start, len(self._batch.rows))), logits)
+
+    def _merge(self, new: _Batch) -> None:
+        old = self._batch
+        if not old.rows:
+            self._batch = new
+            return
+        assert old.mask is not None and new.mask is not None
+        assert old.positions is not None and new.positions is not None
+        width = max(old.mask.shape[1], new.mask.shape[1])
+
+        def pad(tensor: torch.Tensor, dim_from_end: int) -> torch.Tensor:
+            missing = width - tensor.shape[-dim_from_end]
+            if missing == 0:
+                return tensor
+            spec = [0, 0] * (dim_from_end - 1) + [missing, 0]
+            return torch.nn.functional.pad(tensor, spec)
+
+        for old_layer, new_layer in zip(
+            _cache_layers(old.cache), _cache_layers(new.cache), strict=True
+        ):
+            old_layer.keys = torch.cat([pad(old_layer.keys, 2), pad(new_layer.keys, 2)])
+            old_layer.values = torch.cat([pad(old_layer.values, 2), pad(new_layer.values, 2)])
+        old.mask = torch.cat([pad(old.mask, 1), pad(new.mask, 1)])
+        old.positions = torch.cat([old.positions, new.positions])
+        old.rows.extend(new.rows)
+
+    def _select(self, keep: list[int]) -> None:
+        """Keep only these rows of the batch; drop cache columns that are padding for all."""
+        batch = self._batch
+        if not keep:
+            self._batch = _Batch()
+            return
+        if len(keep) == len(batch.rows):
+            return
+        assert batch.mask is not None and batch.positions is not None
+        index = torch.tensor(keep, device=self._device)
+        mask = batch.mask.index_select(0, index)
+        first = int(mask.any(0).nonzero()[0, 0])
+        for layer in _cache_layers(batch.cache):
+            layer.keys = layer.keys.index_select(0, index)[:, :, first:, :]
+            layer.values = layer.values.index_select(0, index)[:, :, first:, :]
+        batch.mask = mask[:, first:]
+        batch.positions = batch.positions.index_select(0, index)
+        batch.rows = [batch.rows[i] for i in keep]
+
+    def _decode_step(self) -> None:
+        batch = self._batch
+        assert batch.mask is not None and batch.positions is not None
+        next_ids = torch.tensor([row.context[-1] for row in batch.rows], device=self._device)
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
+        out = self._model(
+            input_ids=next_ids[:, None],
+            attention_mask=batch.mask,
+            position_ids=batch.positions[:, None],
+            cache=batch.cache,
+            use_cache=True,
+        )
+        batch.cache = out.cache
+        batch.positions = batch.positions + 1
+        self.stats.steps += 1
+        self.stats.max_rows_in_step = max(self.stats.max_rows_in_step, len(batch.rows))
+        self._hooks.on_step(len(batch.rows))
+        self._accept(list(range(len(batch.rows))), out.logits[:, -1, :].float())
+
+    # --- choosing tokens ---------------------------------------------------------------------
+
+    def _choose(self, rows: list[_Row], logits: torch.Tensor) -> list[int]:
+        """One token per row, each with its own penalty, temperature, top-k, top-p and seed."""
+        for i, row in enumerate(rows):
+            penalty = row.params.repetition_penalty
+            if penalty != 1.0:
+                seen = torch.tensor(sorted(set(row.context)), device=logits.device)
+                scores = logits[i, seen]
+                logits[i, seen] = torch.where(scores < 0, scores * penalty, scores / penalty)
+        if self._banned_ids.numel():
+            logits[:, self._banned_ids] = float("-inf")
+        greedy = [row.params.temperature == 0 for row in rows]
+        choices = logits.argmax(-1).tolist()
+        if all(greedy):
+            return [int(c) for c in choices]
+        vocab = logits.shape[-1]
+        temperature = torch.tensor(
+            [row.params.temperature or 1.0 for row in rows], device=logits.device
+        )
+        top_k = torch.tensor(
+            [row.params.top_k if row.params.top_k > 0 else vocab for row in rows],
+            device=logits.device,
+        )
+        top_p = torch.tensor([row.params.top_p for row in rows], device=logits.device)
+        ordered, order = (logits / temperature[:, None]).sort(dim=-1, descending=True)
+        ranks = torch.arange(vocab, device=logits.device)
+        drop = ranks[None, :] >= top_k[:, None]
+        probs = torch.softmax(ordered.masked_fill(drop, float("-inf")), dim=-1)
+        drop |= (probs.cumsum(-1) - probs) >= top_p[:, None]
+        probs = torch.softmax(ordered.masked_fill(drop, float("-inf")), dim=-1)
+        for i, row in enumerate(rows):
+            if not greedy[i]:
+                pick = torch.multinomial(probs[i], 1, generator=row.generator)
+                choices[i] = int(order[i, pick])
+        return [int(c) for c in choices]
+
+    def _accept(self, indices: list[int], logits: torch.Tensor) -> None:
+        """Give each of these batch rows its next token; drop the rows that end or slide."""
+        rows = [self._batch.rows[i] for i in indices]
+        tokens = self._choose(rows, logits)
+        self.stats.generated_tokens += len(tokens)
+        self._hooks.on_tokens(len(tokens))
+        leaving: set[int] = set()
+        for batch_index, row, token in zip(indices, rows, tokens, strict=True):
+            if row.handle.aborted:
+                self._finish(row, "aborted")
+                leaving.add(batch_index)
+                continue
+            row.generated += 1
+            reason: str | None = "end" if token in self._finish_ids else None
+            if reason is None:
+                row.context.append(token)
+                row.tracker.add(token)
+                reason = row.tracker.reason
+                if reason is None and row.generated >= row.params.max_new_tokens:
+                    reason = "length"
+            if reason is not None:
+                self._finish(row, reason)
+                leaving.add(batch_index)
+                continue
+            delta = row.tracker.take_delta()
+            if delta:
+                row.handle.emit(TextDelta(row.index, delta))
+            if len(row.context) > self._config.context_window:
+                # Slide the window: keep the most recent tokens and prefill them again.
+                keep = max(1, int(self._config.context_window * self._config.slide_keep))
+                row.context = row.context[-keep:]
+                self.stats.window_slides += 1
+                with self._cond:
+                    self._slid.append(row)
+                leaving.add(batch_index)
+        if leaving:
+            self._select([i for i in range(len(self._batch.rows)) if i not in leaving])

@@ -1,0 +1,148 @@
+"""Loading a checkpoint's weights on a device, optionally quantized.
+
+Modes: none (fp32), fp16/bf16 (CUDA only), int8/nf4 (bitsandbytes; meant for CUDA, also runs on a
+CPU, slowly), dynamic-int8 (torch's dynamic quantization of every Linear, CPU only). GPT-2 uses
+transformers' Conv1D (a Linear with its weight transposed) instead of nn.Linear, so dynamic-int8
+first swaps each Conv1D for an equivalent nn.Linear, or nothing would be quantized.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import CampfireError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+QUANT_MODES = ("none", "fp16", "bf16", "int8", "nf4", "dynamic-int8")
+
+
+class QuantizationError(CampfireError):
+    """A quantization mode that can't run here (wrong device, missing package)."""
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    model: Any  # a transformers PreTrainedModel in eval mode
+    tokenizer: Any  # a transformers tokenizer
+    device: str
+    quant: str
+    dtype: str
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise QuantizationError("device cuda was asked for, but no CUDA GPU is available; use cpu")
+    if device not in ("cpu", "cuda"):
+        raise QuantizationError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return device
+
+
+def conv1d_to_linear(model: nn.Module) -> int:
+    """Replace every transformers Conv1D in model by an equal nn.Linear; returns how many."""
+    import torch
+    from torch import nn
+    from transformers.pytorch_utils import Conv1D
+
+    swapped = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if not isinstance(child, Conv1D):
+                continue
+            in_features, out_features = child.weight.shape
+            linear = nn.Linear(
+                in_features, out_features, bias=child.bias is not None, dtype=child.weight.dtype
+            )
+            with torch.no_grad():
+                linear.weight.copy_(child.weight.t())
+                if child.bias is not None:
+                    linear.bias.copy_(child.bias)
+            setattr(parent, child_name, linear.to(child.weight.device))
+            swapped += 1
+    return swapped
+
+
+def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
+    """int8 weights for every Linear (Conv1D swapped first); activations stay float (CPU)."""
+    import torch
+    from torch import nn
+
+    conv1d_to_linear(model)
+    with warnings.catch_warnings():
+        # torch.ao.quantization announces its move to torchao; the API still works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        quantized: nn.Module = torch.ao.quantization.quantize_dynamic(
+            model, {nn.Linear}, dtype=torch.qint8
+        )
+    return quantized
+
+
+def _bitsandbytes_config(quant: str, device: str) -> Any:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise QuantizationError(
+            f"quant {quant} needs the bitsandbytes package; install campfire[gpu] or use none"
+        )
+    if quant == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    compute = torch.bfloat16 if device == "cuda" else torch.float32
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute
+    )
+
+
+def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> LoadedWeights:
+    """Load model + tokenizer from a checkpoint folder on device with the quantization mode.
+
+    Runs for seconds: call it off the event loop.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if quant not in QUANT_MODES:
+        raise QuantizationError(f"unknown quant {quant!r}; use one of: {', '.join(QUANT_MODES)}")
+    target = resolve_device(device)
+    if quant in ("fp16", "bf16") and target != "cuda":
+        raise QuantizationError(
+            f"quant {quant} needs a CUDA GPU (half precision is slow and lossy on a CPU); "
+            "use none or dynamic-int8 on a CPU"
+        )
+    if quant == "dynamic-int8" and target != "cpu":
+        raise QuantizationError(
+            "quant dynamic-int8 runs on the CPU only; on CUDA use fp16, bf16, int8 or nf4"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model: Any
+    if quant in ("int8", "nf4"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            # bitsandbytes places the weights itself; never call .to(device) on such a model.
+            model = AutoModelForCausalLM.from_pretrained(
+                folder,
+                quantization_config=_bitsandbytes_config(quant, target),
+                device_map={"": target},
+            )
+        dtype_name = quant
+    else:
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(quant, torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        if quant == "dynamic-int8":
+            model = quantize_dynamic_int8(model)
+            dtype_name = "qint8"
+        else:
+            model = model.to(target)
+            dtype_name = str(dtype).removeprefix("torch.")
+    model.eval()
+    return LoadedWeights(model, tokenizer, target, quant, dtype_name)

@@ -1,0 +1,241 @@
+"""The checkpoints the server knows and the ones it has loaded.
+
+Loading runs in a worker thread, so the server keeps answering. A request holds a lease on the
+checkpoint it runs on: a swap or an eviction never pulls a model from under a request in flight;
+the old model is unloaded when its last lease ends. A folder that fails to load (corrupt or half
+written) is refused with its problem, and whatever was serving keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import CampfireError, CheckpointError
+from core.fingerprint import TrainingFingerprint
+from core.manifest import CheckpointManifest, scan_checkpoints
+from core.protocol import CheckpointInfo, LoadedCheckpoint
+from model_server.engine.base import Engine
+from model_server.quantization import LoadedWeights, QuantizationError, load_weights
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[LoadedWeights, CheckpointManifest], Engine]
+
+
+class UnknownCheckpointError(CampfireError):
+    """No checkpoint folder of that name (HTTP 404)."""
+
+
+@dataclass(eq=False)
+class Resident:
+    """A loaded checkpoint: weights, engine, manifest and who is using it."""
+
+    name: str
+    folder: Path
+    manifest: CheckpointManifest
+    weights: LoadedWeights
+    engine: Engine
+    fingerprint: TrainingFingerprint | None
+    loaded_at: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    leases: int = 0
+    retiring: bool = False
+
+    @property
+    def tokenizer(self) -> object:
+        return self.weights.tokenizer
+
+    def describe(self) -> LoadedCheckpoint:
+        return LoadedCheckpoint(
+            name=self.name,
+            device=self.weights.device,
+            quant=self.weights.quant,
+            dtype=self.weights.dtype,
+            context_window=self.manifest.context_window,
+            engine=self.engine.name,
+        )
+
+
+class CheckpointRegistry:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        device: str,
+        quant: str,
+        max_resident: int,
+        engine_factory: EngineFactory,
+    ) -> None:
+        self.root = root
+        self.device = device
+        self.quant = quant
+        self.max_resident = max_resident
+        self._engine_factory = engine_factory
+        self._resident: dict[str, Resident] = {}
+        self._retired: list[Resident] = []
+        self._lock = asyncio.Lock()
+        self.default: str | None = None
+
+    # --- what is there -----------------------------------------------------------------------
+
+    def scan(self) -> dict[str, CheckpointManifest | CheckpointError]:
+        return scan_checkpoints(self.root)
+
+    def list_info(self) -> list[CheckpointInfo]:
+        infos = []
+        for name, found in self.scan().items():
+            if isinstance(found, CheckpointError):
+                infos.append(CheckpointInfo(name=name, valid=False, problem=str(found)))
+                continue
+            infos.append(
+                CheckpointInfo(
+                    name=name,
+                    loaded=name in self._resident,
+                    default=name == self.default,
+                    prompt_style=found.prompt_style.value,
+                    base_model=found.base_model,
+                    tasks=found.tasks,
+                    genres=found.genres,
+                    emotions=found.emotions,
+                    context_window=found.context_window,
+                    created_at=found.created_at,
+                    eval_metrics=found.eval_metrics,
+                )
+            )
+        return infos
+
+    @property
+    def resident(self) -> list[Resident]:
+        return list(self._resident.values())
+
+    def _folder(self, name: str) -> Path:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise UnknownCheckpointError(
+                f"checkpoint {name!r} is not a folder name; list them with GET /v1/checkpoints"
+            )
+        folder = self.root / name
+        if not folder.is_dir():
+            raise UnknownCheckpointError(
+                f"no checkpoint named {name!r} in the checkpoints folder; "
+                "list them with GET /v1/checkpoints"
+            )
+        return folder
+
+    # --- loading -----------------------------------------------------------------------------
+
+    async def load(
+        self, name: str, *, make_default: bool = True, unload_previous: bool = False
+    ) -> Resident:
+        """Load a checkpoint (or reuse it when loaded); the old default keeps serving meanwhile."""
+        async with self._lock:
+            resident = self._resident.get(name)
+            if resident is None:
+                resident = await asyncio.to_thread(self._load_blocking, name)
+                self._resident[name] = resident
+            previous = self.default
+            if make_default or self.default is None:
+                self.default = name
+            if unload_previous and previous is not None and previous != name:
+                self._retire(previous)
+            self._evict()
+            return resident
+
+    def _load_blocking(self, name: str) -> Resident:
+        from core.manifest import read_manifest
+
+        folder = self._folder(name)
+        manifest = read_manifest(folder)
+        try:
+            weights = load_weights(folder, self.device, self.quant)
+        except (QuantizationError, CheckpointError):
+            raise
+        except Exception as exc:
+            # A corrupt or half-written weights/tokenizer file: refuse it, say what broke.
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise CheckpointError(
+                f"checkpoint {name!r} could not be loaded ({type(exc).__name__}: {detail}); "
+                "its files look damaged or incomplete: re-export or re-copy it"
+            ) from None
+        fingerprint = None
+        if manifest.training_ngrams:
+            fingerprint = TrainingFingerprint.load(folder / manifest.training_ngrams)
+        engine = self._engine_factory(weights, manifest)
+        log.info("loaded checkpoint %s on %s (quant %s)", name, weights.device, weights.quant)
+        return Resident(name, folder, manifest, weights, engine, fingerprint)
+
+    def _retire(self, name: str) -> None:
+        resident = self._resident.pop(name, None)
+        if resident is None:
+            return
+        if self.default == name:
+            self.default = None
+        resident.retiring = True
+        if resident.leases == 0:
+            self._unload(resident)
+        else:
+            self._retired.append(resident)
+
+    def _evict(self) -> None:
+        """Keep at most max_resident loaded: retire the least recently used others."""
+        while len(self._resident) > self.max_resident:
+            candidates = [r for r in self._resident.values() if r.name != self.default]
+            if not candidates:
+                return
+            self._retire(min(candidates, key=lambda r: r.last_used).name)
+
+    def _unload(self, resident: Resident) -> None:
+        resident.engine.close()
+        log.info("unloaded checkpoint %s", resident.name)
+        del resident.weights
+        gc.collect()
+
+    # --- using -------------------------------------------------------------------------------
+
+    async def acquire(self, name: str | None) -> Resident:
+        """The named (or default) checkpoint, loaded on demand; hold it until release()."""
+        resident = await self._get(name)
+        resident.leases += 1
+        resident.last_used = time.monotonic()
+        return resident
+
+    def release(self, resident: Resident) -> None:
+        """Synchronous, so it also runs inside a cancelled task (a client that went away)."""
+        resident.leases -= 1
+        if resident.retiring and resident.leases == 0 and resident in self._retired:
+            self._retired.remove(resident)
+            threading.Thread(target=self._unload, args=(resident,), daemon=True).start()
+
+    @asynccontextmanager
+    async def lease(self, name: str | None) -> AsyncIterator[Resident]:
+        resident = await self.acquire(name)
+        try:
+            yield resident
+        finally:
+            self.release(resident)
+
+    async def _get(self, name: str | None) -> Resident:
+        if name is None:
+            name = self.default
+            if name is None:
+                raise UnknownCheckpointError(
+                    "no checkpoint is loaded; load one with POST /v1/checkpoints/load"
+                )
+        resident = self._resident.get(name)
+        if resident is not None:
+            return resident
+        self._folder(name)  # 404 before any loading
+        return await self.load(name, make_default=False)
+
+    async def close(self) -> None:
+        for resident in [*self._resident.values(), *self._retired]:
+            await asyncio.to_thread(self._unload, resident)
+        self._resident.clear()
+        self._retired.clear()

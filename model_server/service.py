@@ -1,0 +1,409 @@
+"""What the routes do, without HTTP: wire request -> engine request -> wire response.
+
+One method per API turns a request into engine parameters (after checking it against the
+settings' caps and the checkpoint's manifest); a GenerationRun holds the checkpoint lease and the
+engine handles until it is closed, so a streamed response that the client abandons frees its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import CheckpointError, UnknownChoiceError
+from core.prompt_format import neutralise
+from core.protocol import (
+    MAX_STOP_STRINGS,
+    MAX_TEXT_CHARS,
+    Candidate,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    CompletionUsage,
+    GenerateRequest,
+    GenerateResponse,
+    StreamChunk,
+    TokenizeRequest,
+    TokenizeResponse,
+)
+from model_server.engine.base import (
+    EngineClosedError,
+    EngineRequest,
+    QueueFullError,
+    RequestHandle,
+    RowFinished,
+    RowParams,
+    TextDelta,
+)
+from model_server.errors import ApiError
+from model_server.metrics import ServerMetrics
+from model_server.registry import CheckpointRegistry, Resident, UnknownCheckpointError
+from model_server.settings import ServerSettings
+
+
+@dataclass
+class GenerationRun:
+    """A request in flight: its checkpoint lease, engine handles and bookkeeping."""
+
+    service: GenerationService
+    route: str
+    resident: Resident
+    handles: list[RequestHandle]
+    prompt_tokens: int
+    prefix: str = ""
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+    closed: bool = False
+
+    def close(self) -> None:
+        """Abort whatever still runs and release the checkpoint. Synchronous on purpose."""
+        if self.closed:
+            return
+        self.closed = True
+        for handle in self.handles:
+            handle.abort()
+        self.service.registry.release(self.resident)
+        metrics = self.service.metrics
+        metrics.request_latency.labels(self.route).observe(time.monotonic() - self.started)
+
+    def note_text(self) -> None:
+        if self.first_token is None:
+            self.first_token = time.monotonic()
+            self.service.metrics.first_token_latency.labels(self.route).observe(
+                self.first_token - self.started
+            )
+
+    async def events(self) -> AsyncIterator[tuple[int, TextDelta | RowFinished]]:
+        """(handle number, event) from every handle, as they come."""
+        if len(self.handles) == 1:
+            async for event in self.handles[0].events():
+                yield 0, event
+            return
+        queue: asyncio.Queue[tuple[int, TextDelta | RowFinished] | None] = asyncio.Queue()
+
+        async def pump(number: int, handle: RequestHandle) -> None:
+            async for event in handle.events():
+                await queue.put((number, event))
+            await queue.put(None)
+
+        tasks = [asyncio.create_task(pump(i, h)) for i, h in enumerate(self.handles)]
+        try:
+            open_handles = len(tasks)
+            while open_handles:
+                item = await queue.get()
+                if item is None:
+                    open_handles -= 1
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+def _check_error(rows: list[RowFinished]) -> None:
+    failed = [row for row in rows if row.finish_reason == "error"]
+    if failed:
+        raise ApiError(500, failed[0].error or "generation failed", type="server_error", field=None)
+
+
+class GenerationService:
+    def __init__(
+        self, registry: CheckpointRegistry, settings: ServerSettings, metrics: ServerMetrics
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.metrics = metrics
+
+    # --- common ------------------------------------------------------------------------------
+
+    def _check_caps(self, *, max_new_tokens: int, n: int, field_tokens: str) -> None:
+        cap = self.settings.max_new_tokens
+        if max_new_tokens > cap:
+            raise ApiError(
+                422,
+                f"{field_tokens} is {max_new_tokens}; this server allows at most {cap}",
+                field=field_tokens,
+            )
+        most = min(self.settings.max_n, self.settings.max_batch_size)
+        if n > most:
+            raise ApiError(
+                422, f"n is {n}; this server allows at most {most} candidates", field="n"
+            )
+
+    async def _acquire(self, name: str | None, field_name: str) -> Resident:
+        try:
+            return await self.registry.acquire(name)
+        except UnknownCheckpointError as exc:
+            raise ApiError(404, str(exc), field=field_name, type="not_found_error") from None
+        except CheckpointError as exc:
+            raise ApiError(422, str(exc), field=field_name, type="checkpoint_error") from None
+
+    def _tokenize(self, resident: Resident, text: str) -> list[int]:
+        ids: list[int] = resident.weights.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    def _check_prompt_fits(self, resident: Resident, ids: list[int], field_name: str) -> None:
+        window = resident.manifest.context_window
+        if len(ids) >= window:
+            raise ApiError(
+                422,
+                f"the prompt is {len(ids)} tokens; checkpoint {resident.name!r} reads at most "
+                f"{window - 1} (its window is {window}); shorten {field_name} "
+                "(POST /v1/tokenize counts tokens)",
+                field=field_name,
+            )
+
+    def _submit(self, resident: Resident, request: EngineRequest) -> RequestHandle:
+        try:
+            return resident.engine.submit(request)
+        except QueueFullError as exc:
+            raise ApiError(
+                503,
+                str(exc),
+                type="overloaded_error",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
+            ) from None
+        except EngineClosedError as exc:
+            raise ApiError(
+                503,
+                str(exc),
+                type="overloaded_error",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
+            ) from None
+
+    def _count_tokens(self, resident: Resident, rows: list[RowFinished]) -> None:
+        total = sum(row.tokens for row in rows)
+        if total:
+            self.metrics.generated_tokens.labels(resident.name).inc(total)
+
+    # --- /v1/generate ------------------------------------------------------------------------
+
+    async def open_generate(self, request: GenerateRequest) -> GenerationRun:
+        self._check_caps(
+            max_new_tokens=request.max_new_tokens, n=request.n, field_tokens="max_new_tokens"
+        )
+        chars = len(request.context) + len(request.prefix)
+        if chars > self.settings.max_input_chars:
+            raise ApiError(
+                422,
+                f"context and prefix are {chars} characters; this server takes at most "
+                f"{self.settings.max_input_chars}",
+                field="context" if request.context else "prefix",
+            )
+        resident = await self._acquire(request.checkpoint, "checkpoint")
+        try:
+            manifest = resident.manifest
+            try:
+                manifest.check_supports(request.task, request.control)
+            except UnknownChoiceError as exc:
+                culprit = "genre" if request.genre else "emotion" if request.emotion else "task"
+                raise ApiError(422, str(exc), field=culprit) from None
+            prompt = manifest.render_prompt(
+                request.task, request.control, request.context, request.prefix
+            )
+            ids = self._tokenize(resident, prompt)
+            self._check_prompt_fits(resident, ids, "context")
+            params = RowParams(
+                max_new_tokens=request.max_new_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                top_k=request.top_k,
+                repetition_penalty=request.repetition_penalty,
+                stop=tuple(request.stop),
+                seed=request.seed,
+            )
+            handle = self._submit(resident, EngineRequest(tuple(ids), params, request.n))
+        except BaseException:
+            self.registry.release(resident)
+            raise
+        prefix = neutralise(request.prefix).lstrip().rstrip(" ")
+        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix)
+
+    def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
+        _check_error(rows)
+        fingerprint = run.resident.fingerprint
+        candidates = []
+        for row in rows:
+            text = run.prefix + row.text
+            copied = bool(fingerprint and fingerprint.copies(text, self.settings.copy_min_words))
+            reason = "aborted" if row.finish_reason == "error" else row.finish_reason
+            candidates.append(
+                Candidate(
+                    index=row.index,
+                    text=text,
+                    finish_reason=reason,
+                    tokens=row.tokens,
+                    copied_from_training=copied,
+                )
+            )
+        self._count_tokens(run.resident, rows)
+        return GenerateResponse(
+            id=f"gen-{uuid.uuid4().hex[:16]}",
+            checkpoint=run.resident.name,
+            candidates=candidates,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=sum(row.tokens for row in rows),
+        )
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        run = await self.open_generate(request)
+        try:
+            rows = await run.handles[0].results()
+            run.note_text()
+            return self._generate_response(run, rows)
+        finally:
+            run.close()
+
+    async def stream_generate(self, run: GenerationRun) -> AsyncIterator[tuple[str, Any]]:
+        """('token', StreamChunk) ... then ('done', GenerateResponse); closes the run."""
+        try:
+            started: set[int] = set()
+            async for _, event in run.events():
+                if event.index not in started and run.prefix:
+                    started.add(event.index)
+                    yield "token", StreamChunk(index=event.index, text=run.prefix)
+                if isinstance(event, TextDelta):
+                    run.note_text()
+                    yield "token", StreamChunk(index=event.index, text=event.text)
+            rows = [run.handles[0].finished[i] for i in sorted(run.handles[0].finished)]
+            yield "done", self._generate_response(run, rows)
+        finally:
+            run.close()
+
+    # --- /v1/completions ---------------------------------------------------------------------
+
+    async def open_completion(self, request: CompletionRequest) -> GenerationRun:
+        prompts = request.prompts
+        if not prompts:
+            raise ApiError(422, "prompt must not be an empty list", field="prompt")
+        stops = request.stop_strings
+        if len(stops) > MAX_STOP_STRINGS or any(not s for s in stops):
+            raise ApiError(
+                422, f"stop takes 1 to {MAX_STOP_STRINGS} non-empty strings", field="stop"
+            )
+        self._check_caps(
+            max_new_tokens=request.max_tokens, n=request.n * len(prompts), field_tokens="max_tokens"
+        )
+        for text in prompts:
+            if len(text) > min(self.settings.max_input_chars, MAX_TEXT_CHARS):
+                raise ApiError(
+                    422,
+                    f"a prompt is {len(text)} characters; this server takes at most "
+                    f"{self.settings.max_input_chars}",
+                    field="prompt",
+                )
+        resident = await self._acquire(request.model, "model")
+        handles: list[RequestHandle] = []
+        try:
+            params = RowParams(
+                max_new_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                stop=tuple(stops),
+                seed=request.seed,
+            )
+            tokenized = []
+            for text in prompts:
+                ids = self._tokenize(resident, text)
+                if not ids:  # an empty prompt: start from the end-of-text token, as GPT-2 does
+                    eos = resident.weights.tokenizer.eos_token_id
+                    ids = [int(eos if eos is not None else 0)]
+                self._check_prompt_fits(resident, ids, "prompt")
+                tokenized.append(ids)
+            for ids in tokenized:
+                handles.append(self._submit(resident, EngineRequest(tuple(ids), params, request.n)))
+        except BaseException:
+            for handle in handles:
+                handle.abort()
+            self.registry.release(resident)
+            raise
+        prompt_tokens = sum(len(ids) for ids in tokenized)
+        return GenerationRun(self, "completions", resident, handles, prompt_tokens)
+
+    def _completion(
+        self, run: GenerationRun, choices: list[CompletionChoice], usage: CompletionUsage | None
+    ) -> CompletionResponse:
+        return CompletionResponse(
+            id=f"cmpl-{uuid.uuid4().hex[:16]}",
+            created=int(time.time()),
+            model=run.resident.name,
+            choices=choices,
+            usage=usage,
+        )
+
+    @staticmethod
+    def _openai_reason(row: RowFinished) -> Any:
+        return "length" if row.finish_reason == "length" else "stop"
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        run = await self.open_completion(request)
+        try:
+            per_prompt = [await handle.results() for handle in run.handles]
+            run.note_text()
+        finally:
+            run.close()
+        rows = [row for prompt_rows in per_prompt for row in prompt_rows]
+        _check_error(rows)
+        self._count_tokens(run.resident, rows)
+        choices = [
+            CompletionChoice(
+                text=row.text,
+                index=p * request.n + row.index,
+                finish_reason=self._openai_reason(row),
+            )
+            for p, prompt_rows in enumerate(per_prompt)
+            for row in prompt_rows
+        ]
+        completion = sum(row.tokens for row in rows)
+        usage = CompletionUsage(
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=completion,
+            total_tokens=run.prompt_tokens + completion,
+        )
+        return self._completion(run, choices, usage)
+
+    async def stream_completion(
+        self, run: GenerationRun, n: int
+    ) -> AsyncIterator[CompletionResponse]:
+        """OpenAI-style chunks: one choice each; a final empty-text chunk carries finish_reason."""
+        rows: list[RowFinished] = []
+        try:
+            async for number, event in run.events():
+                index = number * n + event.index
+                if isinstance(event, TextDelta):
+                    run.note_text()
+                    choice = CompletionChoice(text=event.text, index=index, finish_reason=None)
+                else:
+                    rows.append(event)
+                    choice = CompletionChoice(
+                        text="", index=index, finish_reason=self._openai_reason(event)
+                    )
+                yield self._completion(run, [choice], None)
+            self._count_tokens(run.resident, rows)
+        finally:
+            run.close()
+
+    # --- /v1/tokenize ------------------------------------------------------------------------
+
+    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
+        for i, text in enumerate(request.texts):
+            if len(text) > MAX_TEXT_CHARS:
+                raise ApiError(
+                    422,
+                    f"texts[{i}] is {len(text)} characters; at most {MAX_TEXT_CHARS} each",
+                    field=f"texts.{i}",
+                )
+        resident = await self._acquire(request.checkpoint, "checkpoint")
+        try:
+            counts = [len(self._tokenize(resident, text)) for text in request.texts]
+            return TokenizeResponse(
+                checkpoint=resident.name,
+                context_window=resident.manifest.context_window,
+                counts=counts,
+            )
+        finally:
+            self.registry.release(resident)
