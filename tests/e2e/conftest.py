@@ -2,9 +2,9 @@
 Discord as its own process, and `campfire-bot` between them.
 
 The three processes are shared by the session (starting the server costs several seconds of
-torch imports); each test gets a fresh channel, so stories never mix. Tests that crash or restart
-a process start their own (`stack_factory`). Every process's log lands in the module's work
-folder; `leaked_secrets()` greps them all.
+torch imports); each test gets a fresh channel, so stories never mix. Tests that crash a process
+build a stack of their own (see test_faults.py). Every process's log lands in the work folder;
+`Stack.leaked_secrets()` greps them all.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.processes import Secrets, ServerProcess
 from tests.e2e.stack import Stack, StackFactory
 from tests.fakes.discord_server import Channel, RemoteFakeDiscord
 
@@ -29,9 +30,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture
-def stack_factory(tmp_path: Path, tiny_checkpoints: Path) -> Iterator[StackFactory]:
-    factory = StackFactory(tmp_path, tiny_checkpoints)
+@pytest.fixture(scope="session")
+def e2e_factory(
+    tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: Path
+) -> Iterator[StackFactory]:
+    factory = StackFactory(tmp_path_factory.mktemp("e2e"), tiny_checkpoints)
     try:
         yield factory
     finally:
@@ -39,13 +42,20 @@ def stack_factory(tmp_path: Path, tiny_checkpoints: Path) -> Iterator[StackFacto
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: Path) -> Iterator[Stack]:
-    """Server + fake Discord + bot, shared by the tests that leave them running."""
-    factory = StackFactory(tmp_path_factory.mktemp("e2e"), tiny_checkpoints)
-    try:
-        yield factory.build("shared")
-    finally:
-        factory.stop_all()
+def e2e_secrets() -> Secrets:
+    return Secrets.generate()
+
+
+@pytest.fixture(scope="session")
+def model_server(e2e_factory: StackFactory, e2e_secrets: Secrets) -> ServerProcess:
+    """The real campfire-server on the tiny checkpoints, shared by the session."""
+    return e2e_factory.server("server", keys=e2e_secrets)
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_factory: StackFactory, e2e_secrets: Secrets, model_server: ServerProcess) -> Stack:
+    """Fake Discord + bot around the shared server, for the tests that leave them running."""
+    return e2e_factory.build("shared", server=model_server, keys=e2e_secrets)
 
 
 async def connect(stack: Stack) -> RemoteFakeDiscord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,6 @@ class Stack:
     server: ServerProcess
     fake_process: FakeDiscordServerProcess
     bot: BotProcess
-    processes: list[ManagedProcess] = field(default_factory=list)
 
     def leaked_secrets(self, *extra: tuple[str, str | bytes]) -> list[str]:
         """Secrets found in any process log or in the extra (name, text) pairs given."""
@@ -46,12 +45,7 @@ class Stack:
 
     @property
     def all(self) -> list[ManagedProcess]:
-        return [self.server, self.fake_process, self.bot, *self.processes]
-
-    def stop(self) -> None:
-        for process in reversed(self.all):
-            if process.running:
-                process.terminate()
+        return [self.server, self.fake_process, self.bot]
 
 
 class StackFactory:
@@ -60,46 +54,64 @@ class StackFactory:
     def __init__(self, root: Path, checkpoints: Path) -> None:
         self.root = root
         self.checkpoints = checkpoints
-        self.stacks: list[Stack] = []
+        self.servers: list[ServerProcess] = []
+        self.processes: list[ManagedProcess] = []
+
+    def server(
+        self,
+        name: str = "server",
+        *,
+        keys: Secrets | None = None,
+        settings: dict[str, str] | None = None,
+        checkpoints: Path | None = None,
+    ) -> ServerProcess:
+        """A started model server on the checkpoints, with the keys' API and admin keys."""
+        _require("model_server.__main__")
+        keys = keys or Secrets.generate()
+        workdir = self.root / name
+        workdir.mkdir(parents=True, exist_ok=True)
+        server = server_process(
+            workdir,
+            checkpoints or self.checkpoints,
+            api_key=keys.api_key,
+            admin_key=keys.admin_key,
+            settings=settings,
+        )
+        self.servers.append(server)
+        server.start_and_wait()
+        return server
 
     def build(
         self,
         name: str = "stack",
         *,
         bot_settings: dict[str, str] | None = None,
-        server_settings: dict[str, str] | None = None,
+        server: ServerProcess | None = None,
+        keys: Secrets | None = None,
         checkpoints: Path | None = None,
-        start: bool = True,
     ) -> Stack:
+        """Fake Discord + bot around a server (a new one unless given; then keys must match)."""
         _require("model_server.__main__")
         _require("bot.__main__")
+        keys = keys or Secrets.generate()
         workdir = self.root / name
         workdir.mkdir(parents=True, exist_ok=True)
-        keys = Secrets.generate()
-        server = server_process(
-            workdir,
-            checkpoints or self.checkpoints,
-            api_key=keys.api_key,
-            admin_key=keys.admin_key,
-            settings=server_settings,
-        )
+        if server is None:
+            server = self.server(f"{name}-server", keys=keys, checkpoints=checkpoints)
         fake = fake_discord_process(workdir, keys.discord_token)
-        try:
-            fake.start_and_wait()
-        except BaseException:
-            fake.terminate()
-            raise
+        self.processes.append(fake)
+        fake.start_and_wait()
         bot = bot_process(workdir, fake, server, settings=bot_settings)
+        self.processes.append(bot)
         stack = Stack(workdir, keys, server, fake, bot)
-        self.stacks.append(stack)
-        if start:
-            server.start_and_wait()
-            bot.start_and_wait()
+        bot.start_and_wait()
         return stack
 
     def stop_all(self) -> None:
-        for stack in self.stacks:
-            stack.stop()
+        """Bot first, then the fakes, then the servers: each by its own pid."""
+        for process in [*reversed(self.processes), *self.servers]:
+            if process.running:
+                process.terminate()
 
 
 async def assert_clean(stack: Stack, fake: RemoteFakeDiscord) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e import storydb
 from tests.e2e.chat import CRASH_SIGNS, Reply, answer_of, command
+from tests.e2e.processes import Secrets, ServerProcess
 from tests.e2e.stack import Stack, StackFactory, assert_clean
 from tests.fakes.discord_server import Channel, Member, Message, RemoteFakeDiscord
 
@@ -30,15 +31,44 @@ SERVER_TROUBLE = re.compile(r"model server|server|unavailable|reach|try again", 
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: Path) -> Iterator[Stack]:
+def factory(
+    tmp_path_factory: pytest.TempPathFactory, tiny_checkpoints: Path
+) -> Iterator[StackFactory]:
     root = tmp_path_factory.mktemp("faults")
     checkpoints = Path(shutil.copytree(tiny_checkpoints, root / "checkpoints"))
-    factory = StackFactory(root, checkpoints)
+    built = StackFactory(root, checkpoints)
     try:
-        # Longer answers (a few seconds on the tiny model) leave time to crash in the middle.
-        yield factory.build("faults", bot_settings={"CAMPFIRE_DEFAULT_MAX_TOKENS": "120"})
+        yield built
     finally:
-        factory.stop_all()
+        built.stop_all()
+
+
+@pytest.fixture(scope="module")
+def keys() -> Secrets:
+    return Secrets.generate()
+
+
+@pytest.fixture(scope="module")
+def fault_server(factory: StackFactory, keys: Secrets) -> ServerProcess:
+    return factory.server("faults-server", keys=keys)
+
+
+@pytest.fixture(scope="module")
+def stack(factory: StackFactory, keys: Secrets, fault_server: ServerProcess) -> Stack:
+    # Longer answers (a few seconds on the tiny model) leave time to crash in the middle.
+    return factory.build(
+        "faults",
+        server=fault_server,
+        keys=keys,
+        bot_settings={"CAMPFIRE_DEFAULT_MAX_TOKENS": "120"},
+    )
+
+
+@pytest.fixture
+def server(fault_server: ServerProcess) -> ServerProcess:
+    if not fault_server.running:
+        fault_server.start_and_wait()
+    return fault_server
 
 
 @pytest.fixture
@@ -202,8 +232,9 @@ def _generate_body(seed: int) -> dict[str, object]:
     }
 
 
-async def test_checkpoint_swap_during_20_concurrent_requests_fails_none(stack: Stack) -> None:
-    server = stack.server
+async def test_checkpoint_swap_during_20_concurrent_requests_fails_none(
+    server: ServerProcess,
+) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
 
         async def generate(seed: int) -> httpx.Response:
@@ -239,12 +270,12 @@ async def test_checkpoint_swap_during_20_concurrent_requests_fails_none(stack: S
 
 def _break_checkpoints(root: Path) -> dict[str, Path]:
     tiny = root / "tiny"
-    half = Path(shutil.copytree(tiny, root / "half-written"))
+    half = Path(shutil.copytree(tiny, root / "half-written", dirs_exist_ok=True))
     weights = next(half.glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    garbled = Path(shutil.copytree(tiny, root / "garbled-manifest"))
+    garbled = Path(shutil.copytree(tiny, root / "garbled-manifest", dirs_exist_ok=True))
     (garbled / "campfire.json").write_text('{"format_version": 1, "name": ')
-    future = Path(shutil.copytree(tiny, root / "from-the-future"))
+    future = Path(shutil.copytree(tiny, root / "from-the-future", dirs_exist_ok=True))
     manifest = (future / "campfire.json").read_text()
     (future / "campfire.json").write_text(
         re.sub(r'"format_version":\s*\d+', '"format_version": 999', manifest)
@@ -260,10 +291,8 @@ def _break_checkpoints(root: Path) -> dict[str, Path]:
 
 
 async def test_a_corrupt_or_half_written_checkpoint_is_refused_and_the_old_one_keeps_serving(
-    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+    server: ServerProcess,
 ) -> None:
-    assert fake.admin is not None and fake.member is not None
-    server = stack.server
     checkpoints = Path(server.argv[server.argv.index("--checkpoints") + 1])
     broken = _break_checkpoints(checkpoints)
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
@@ -281,25 +310,27 @@ async def test_a_corrupt_or_half_written_checkpoint_is_refused_and_the_old_one_k
         listed = await client.get("/v1/checkpoints", headers=server.headers())
         assert listed.status_code == 200
         by_name = {c["name"]: c for c in listed.json()["checkpoints"]}
-        for name in ("half-written", "garbled-manifest", "from-the-future"):
+        for name in broken:
             if name in by_name:
                 assert by_name[name]["loaded"] is False
 
-    # The same through the bot: the admin is told, the channel keeps its story going.
+
+async def test_the_bot_reports_a_broken_checkpoint_and_keeps_the_story_going(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.admin is not None and fake.member is not None
+    checkpoints = Path(stack.server.argv[stack.server.argv.index("--checkpoints") + 1])
+    _break_checkpoints(checkpoints)
     refused_reply = await command(
         fake, "checkpoint use", {"name": "half-written"}, user=fake.admin, channel=channel
     )
     assert re.search(
         r"half-written|checkpoint|can't|cannot|refus|invalid|broken", refused_reply.text, re.I
     )
-    assert not CRASH_SIGNS.search(refused_reply.text)
-    works = await command(
-        fake,
-        "respond",
-        {"genre": "horror", "prompt": "Still here."},
-        user=fake.member,
-        channel=channel,
-    )
+    assert refused_reply.ephemeral and not CRASH_SIGNS.search(refused_reply.text)
+    opening = {"genre": "horror", "prompt": "Still here."}
+    works = await command(fake, "respond", opening, user=fake.member, channel=channel)
     (turn,) = storydb.turns(stack.bot.db_path, channel.id)
-    assert turn.kind == "model" and " ".join(turn.text.split())[:30] in " ".join(works.text.split())
+    assert turn.kind == "model"
+    assert " ".join(turn.text.split())[:30] in " ".join(works.text.split())
     await assert_clean(stack, fake)

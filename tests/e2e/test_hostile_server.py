@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.e2e.processes import Secrets, ServerProcess, find_secrets
 
 
 @dataclass(frozen=True)
@@ -84,39 +84,41 @@ ODD_TEXT = {
 }
 
 
-def _send(client: httpx.Client, stack: Stack, case: Case) -> httpx.Response:
-    headers = {**stack.server.headers(admin=case.admin), "Content-Type": case.content_type}
+def _send(client: httpx.Client, server: ServerProcess, case: Case) -> httpx.Response:
+    headers = {**server.headers(admin=case.admin), "Content-Type": case.content_type}
     content = case.raw if case.raw is not None else json.dumps(case.body).encode()
     return client.post(case.path, content=content, headers=headers)
 
 
 @pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.server.url, timeout=60) as http:
+def client(model_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=model_server.url, timeout=60) as http:
         yield http
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c.id for c in REFUSED])
-def test_hostile_requests_get_a_clear_4xx(client: httpx.Client, stack: Stack, case: Case) -> None:
-    answer = _send(client, stack, case)
+def test_hostile_requests_get_a_clear_4xx(
+    client: httpx.Client, model_server: ServerProcess, e2e_secrets: Secrets, case: Case
+) -> None:
+    answer = _send(client, model_server, case)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:300])
     error = answer.json()["error"]
     assert isinstance(error["message"], str) and len(error["message"]) > 10
     if case.field is not None:
         assert case.field in json.dumps(error), error
     assert "Traceback" not in answer.text
-    assert stack.leaked_secrets(("answer", answer.text)) == []
+    assert find_secrets([("answer", answer.text)], e2e_secrets.all()) == []
 
 
 @pytest.mark.parametrize("text", ODD_TEXT.values(), ids=list(ODD_TEXT))
 def test_odd_text_is_answered_or_refused_never_a_crash(
-    client: httpx.Client, stack: Stack, text: str
+    client: httpx.Client, model_server: ServerProcess, text: str
 ) -> None:
     body = json.dumps(story(context=text, prefix=text[:200], genre="horror"))
     answer = client.post(
         "/v1/generate",
         content=body.encode("utf-8", "surrogatepass"),
-        headers={**stack.server.headers(), "Content-Type": "application/json"},
+        headers={**model_server.headers(), "Content-Type": "application/json"},
     )
     assert answer.status_code == 200 or 400 <= answer.status_code < 500, answer.text[:300]
     if answer.status_code == 200:
@@ -127,10 +129,12 @@ def test_odd_text_is_answered_or_refused_never_a_crash(
 
 
 def test_the_server_is_healthy_after_the_hostile_requests(
-    client: httpx.Client, stack: Stack
+    client: httpx.Client, model_server: ServerProcess, e2e_secrets: Secrets
 ) -> None:
-    assert stack.server.running
-    assert stack.server.health()["status"] == "ok"
-    answer = client.post("/v1/generate", json=story(genre="drama"), headers=stack.server.headers())
+    assert model_server.running
+    assert model_server.health()["status"] == "ok"
+    answer = client.post("/v1/generate", json=story(genre="drama"), headers=model_server.headers())
     assert answer.status_code == 200 and answer.json()["candidates"]
-    assert "Traceback" not in stack.server.log_text()
+    log = model_server.log_text()
+    assert "Traceback" not in log
+    assert find_secrets([("server.log", log)], e2e_secrets.all()) == []
