@@ -73,6 +73,11 @@ class Reply:
 STREAMING_CURSOR = "▌"
 
 
+def text_streamed(message: Message) -> bool:
+    """The bot has shown part of an answer: the generation is under way."""
+    return not message.loading and bool(message.content.strip())
+
+
 def _settled(message: Message, quiet: float) -> bool:
     if message.loading or not visible_text(message).strip():
         return False

@@ -64,6 +64,7 @@ class StackFactory:
         keys: Secrets | None = None,
         settings: dict[str, str] | None = None,
         checkpoints: Path | None = None,
+        checkpoint: str = "tiny",
     ) -> ServerProcess:
         """A started model server on the checkpoints, with the keys' API and admin keys."""
         _require("model_server.__main__")
@@ -73,6 +74,7 @@ class StackFactory:
         server = server_process(
             workdir,
             checkpoints or self.checkpoints,
+            checkpoint=checkpoint,
             api_key=keys.api_key,
             admin_key=keys.admin_key,
             settings=settings,

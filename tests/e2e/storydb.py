@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,3 +95,16 @@ def positions_are_contiguous(stored: list[StoredTurn]) -> bool:
     """Shown turns take consecutive positions: nothing lost in the middle, nothing doubled."""
     positions = [t.position for t in stored]
     return positions == list(range(positions[0], positions[0] + len(positions))) if stored else True
+
+
+def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
+    """Take SQLite's write lock on the file for `seconds` (run in a thread), as another writer
+    or a backup tool would; `locked` is set once it is held."""
+    connection = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,10 +18,10 @@ import httpx
 import pytest
 
 from tests.e2e import storydb
-from tests.e2e.chat import CRASH_SIGNS, Reply, answer_of, command
+from tests.e2e.chat import CRASH_SIGNS, Reply, answer_of, command, text_streamed
 from tests.e2e.processes import Secrets, ServerProcess
 from tests.e2e.stack import Stack, StackFactory, assert_clean
-from tests.fakes.discord_server import Channel, Member, Message, RemoteFakeDiscord
+from tests.fakes.discord_server import Channel, Member, RemoteFakeDiscord
 
 ORIGINAL = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original"
 CALLBACK = "POST /interactions/{webhook_id}/{webhook_token}/callback"
@@ -85,11 +83,6 @@ async def fake(stack: Stack) -> AsyncIterator[RemoteFakeDiscord]:
         await remote.close()
 
 
-def _text_streamed(message: Message) -> bool:
-    """The bot has shown part of the answer: the generation is under way."""
-    return not message.loading and bool(message.content.strip())
-
-
 async def _story_so_far(fake: RemoteFakeDiscord, channel: Channel, user: Member) -> None:
     """A story of two turns: one by the model, one by a person."""
     opening = {"genre": "drama", "prompt": "Two sisters."}
@@ -112,7 +105,7 @@ async def test_model_server_killed_mid_generation_then_restarted(
     assert len(before) == 2
 
     interaction = await fake.slash("continue", {}, user=fake.member, channel=channel)
-    await fake.wait_for_original(interaction, _text_streamed, timeout=30)
+    await fake.wait_for_original(interaction, text_streamed, timeout=30)
     stack.server.kill()
     reply = await answer_of(fake, interaction, timeout=60)
     assert_clear_message(reply)
@@ -141,7 +134,7 @@ async def test_bot_killed_mid_command_then_restarted(
     before = storydb.turns(db, channel.id)
 
     interaction = await fake.slash("continue", {}, user=fake.member, channel=channel)
-    await fake.wait_for_original(interaction, _text_streamed, timeout=30)
+    await fake.wait_for_original(interaction, text_streamed, timeout=30)
     assert stack.bot.kill() == -9
     stack.bot.start_and_wait()
 
@@ -158,17 +151,6 @@ async def test_bot_killed_mid_command_then_restarted(
     await assert_clean(stack, fake)
 
 
-def _hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
-    connection = sqlite3.connect(db, timeout=10, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        locked.set()
-        time.sleep(seconds)
-        connection.execute("COMMIT")
-    finally:
-        connection.close()
-
-
 async def test_a_locked_database_is_waited_out_not_surfaced(
     stack: Stack, fake: RemoteFakeDiscord, channel: Channel
 ) -> None:
@@ -177,7 +159,7 @@ async def test_a_locked_database_is_waited_out_not_surfaced(
     await command(fake, "write", {"text": "First line."}, user=fake.member, channel=channel)
 
     locked = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(db, 2.0, locked))
+    holder = threading.Thread(target=storydb.hold_write_lock, args=(db, 2.0, locked))
     holder.start()
     try:
         assert locked.wait(10)
