@@ -1,0 +1,1 @@
+"""Thin discord.py cogs over the story service."""

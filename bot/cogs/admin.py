@@ -1,0 +1,171 @@
+"""Admin commands: /checkpoint list|use and /settings. Hidden from members without Manage
+Server (Discord's default permissions) and refused to them at run time as well."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cogs.common import NO_MENTIONS, ensure_admin, guard, reply_error, story_key
+from bot.model_client import ModelClientError
+from bot.services import Services
+from bot.store import Scope
+
+MANAGE_GUILD = discord.Permissions(manage_guild=True)
+SCOPE_CHOICES = [
+    app_commands.Choice(name="This channel", value="channel"),
+    app_commands.Choice(name="The whole server", value="server"),
+]
+DEFAULT_CHECKPOINT = "default"
+
+
+def _scope(value: str) -> Scope:
+    if value == "server":
+        return "server"
+    if value == "channel":
+        return "channel"
+    raise ValueError(value)
+
+
+class AdminCog(commands.Cog):
+    checkpoint = app_commands.Group(
+        name="checkpoint",
+        description="List the model checkpoints or pin one for the server or a channel",
+        default_permissions=MANAGE_GUILD,
+        guild_only=True,
+    )
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @checkpoint.command(name="list")
+    async def checkpoint_list(self, interaction: discord.Interaction[Any]) -> None:
+        """List the checkpoints the model server knows."""
+        if not await ensure_admin(interaction):
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+
+        async def work() -> None:
+            infos = await self.services.stories.checkpoints()
+            effective = await self.services.stories.settings_for(story_key(interaction))
+            lines = ["**Checkpoints**"]
+            for info in infos:
+                marks = [
+                    m
+                    for m, on in (
+                        ("server default", info.default),
+                        ("loaded", info.loaded),
+                        ("pinned here", info.name == effective.checkpoint),
+                    )
+                    if on
+                ]
+                if not info.valid:
+                    marks.append(f"unusable: {info.problem}")
+                extra = f" — {', '.join(marks)}" if marks else ""
+                lines.append(f"• `{info.name}`{extra}")
+            if len(lines) == 1:
+                lines.append("The server lists no checkpoints.")
+            await interaction.edit_original_response(
+                content="\n".join(lines)[:2000], allowed_mentions=NO_MENTIONS
+            )
+
+        await guard(interaction, work)
+
+    @checkpoint.command(name="use")
+    @app_commands.describe(
+        name="Checkpoint name (or 'default' for the server's default)",
+        scope="Pin it for this channel or the whole server",
+    )
+    @app_commands.choices(scope=SCOPE_CHOICES)
+    async def checkpoint_use(
+        self, interaction: discord.Interaction[Any], name: str, scope: str = "channel"
+    ) -> None:
+        """Pin a checkpoint for this channel or the whole server."""
+        if not await ensure_admin(interaction):
+            return
+        try:
+            checked_scope = _scope(scope)
+        except ValueError:
+            return await reply_error(interaction, "scope must be 'server' or 'channel'.")
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        name = name.strip()
+        pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
+
+        async def work() -> None:
+            await self.services.stories.pin_checkpoint(
+                story_key(interaction), checked_scope, pinned
+            )
+            where = "this channel" if checked_scope == "channel" else "this server"
+            what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
+            await interaction.edit_original_response(
+                content=f"From now on {where} uses {what}.", allowed_mentions=NO_MENTIONS
+            )
+
+        await guard(interaction, work)
+
+    @checkpoint_use.autocomplete("name")
+    async def checkpoint_name_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            infos = await self.services.stories.checkpoints()
+        except ModelClientError:
+            infos = []
+        names = [DEFAULT_CHECKPOINT, *(i.name for i in infos if i.valid)]
+        wanted = current.lower().strip()
+        return [app_commands.Choice(name=n, value=n) for n in names if wanted in n.lower()][:25]
+
+    @app_commands.command(name="settings")
+    @app_commands.describe(
+        scope="Change this channel or the whole server",
+        length="Passage length in tokens",
+        temperature="Randomness, 0 (predictable) to 2 (wild)",
+        cooldown="Seconds each member waits between model commands",
+    )
+    @app_commands.choices(scope=SCOPE_CHOICES)
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def settings(
+        self,
+        interaction: discord.Interaction[Any],
+        scope: str = "channel",
+        length: app_commands.Range[int, 1, 2000] | None = None,
+        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
+        cooldown: app_commands.Range[int, 0, 3600] | None = None,
+    ) -> None:
+        """Show or change the defaults for length, temperature and cooldown."""
+        if not await ensure_admin(interaction):
+            return
+        try:
+            checked_scope = _scope(scope)
+        except ValueError:
+            return await reply_error(interaction, "scope must be 'server' or 'channel'.")
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        stories = self.services.stories
+        key = story_key(interaction)
+
+        async def work() -> None:
+            if any(v is not None for v in (length, temperature, cooldown)):
+                await stories.update_settings(
+                    key,
+                    checked_scope,
+                    max_new_tokens=length,
+                    temperature=temperature,
+                    cooldown_seconds=None if cooldown is None else float(cooldown),
+                )
+            now = await stories.settings_for(key)
+            await interaction.edit_original_response(
+                content=(
+                    "Settings in this channel:\n"
+                    f"• length: {now.max_new_tokens} tokens\n"
+                    f"• temperature: {now.temperature:g}\n"
+                    f"• cooldown: {now.cooldown_seconds:g} s\n"
+                    f"• checkpoint: {now.checkpoint or 'the server default'}"
+                ),
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        await guard(interaction, work)

@@ -1,0 +1,213 @@
+"""What every command and button does around the story service: validate, cool down, defer,
+stream into the message, deliver long passages in several messages, report errors privately."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from typing import Any, Protocol
+
+import discord
+
+from bot.model_client import ModelClientError
+from bot.services import Services
+from bot.story import Author, OnText, Passage, StoryError, StoryKey, user_message
+from bot.text import DISCORD_LIMIT, split_message
+
+log = logging.getLogger(__name__)
+
+# Every message the bot sends or edits: no @everyone, role or user ping, ever.
+NO_MENTIONS = discord.AllowedMentions.none()
+CURSOR = " ▌"
+STREAM_PREVIEW_CHARS = DISCORD_LIMIT - len(CURSOR) - 1
+# Most messages one recap or prompt list may take.
+MAX_MESSAGES = 5
+
+
+class HasServices(Protocol):
+    services: Services
+
+
+def services_of(interaction: discord.Interaction[Any]) -> Services:
+    client: HasServices = interaction.client
+    return client.services
+
+
+def story_key(interaction: discord.Interaction[Any]) -> StoryKey:
+    return StoryKey(interaction.guild_id or 0, interaction.channel_id or 0)
+
+
+def author_of(interaction: discord.Interaction[Any]) -> Author:
+    return Author(interaction.user.id, interaction.user.display_name)
+
+
+async def reply_error(interaction: discord.Interaction[Any], message: str) -> None:
+    """An ephemeral message only the person who asked sees, whatever state the interaction is in."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(
+                message, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+    except discord.HTTPException:
+        log.warning("could not deliver an error message to %s", interaction.user.id)
+
+
+async def start_model_command(
+    interaction: discord.Interaction[Any], *, thinking: bool = True
+) -> bool:
+    """Cooldown check, then defer. False (and the user told why) when on cooldown."""
+    services = services_of(interaction)
+    settings = await services.stories.settings_for(story_key(interaction))
+    left = services.cooldowns.try_start(interaction.user.id, settings.cooldown_seconds)
+    if left > 0:
+        await reply_error(
+            interaction,
+            f"Slow down: you can ask the model again in {math.ceil(left)} s.",
+        )
+        return False
+    await interaction.response.defer(thinking=thinking)
+    return True
+
+
+def stream_preview(text: str) -> str:
+    if len(text) > STREAM_PREVIEW_CHARS:
+        text = text[:STREAM_PREVIEW_CHARS]
+    return text + CURSOR
+
+
+class LiveMessage:
+    """Shows partial text in the interaction's original message, at most one edit per interval."""
+
+    def __init__(
+        self,
+        interaction: discord.Interaction[Any],
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interaction = interaction
+        self._interval = interval
+        self._clock = clock
+        self._last_edit: float | None = None
+        self.edits = 0
+
+    async def on_text(self, text: str) -> None:
+        now = self._clock()
+        if self._last_edit is not None and now - self._last_edit < self._interval:
+            return
+        self._last_edit = now
+        try:
+            await self._interaction.edit_original_response(
+                content=stream_preview(text), allowed_mentions=NO_MENTIONS
+            )
+            self.edits += 1
+        except discord.HTTPException as error:
+            # A lost preview edit doesn't matter: the final text follows.
+            log.info("stream edit failed: %s", error.status)
+
+
+def passage_content(passage: Passage) -> str:
+    text = passage.turn.text
+    if passage.turn.task == "story" and passage.story.prompt and passage.turn.kind == "model":
+        text = f"> {passage.story.prompt}\n\n{text}"
+    if passage.copied_from_training:
+        text += "\n-# This passage repeats a long run of the checkpoint's training data."
+    return text
+
+
+async def send_chunks(
+    interaction: discord.Interaction[Any],
+    chunks: Sequence[str],
+    view: discord.ui.View | None,
+) -> list[int]:
+    """Put the first chunk into the original response and the rest into followups; the view
+    goes on the last message. Returns the message ids in order."""
+    ids: list[int] = []
+    last = len(chunks) - 1
+    first = await interaction.edit_original_response(
+        content=chunks[0],
+        view=view if last == 0 else None,
+        allowed_mentions=NO_MENTIONS,
+    )
+    ids.append(first.id)
+    for index, chunk in enumerate(chunks[1:], 1):
+        message = await interaction.followup.send(
+            chunk,
+            view=view if index == last and view is not None else discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+            wait=True,
+        )
+        ids.append(message.id)
+    return ids
+
+
+async def fail_deferred(
+    interaction: discord.Interaction[Any], message: str, *, keep_original: bool = False
+) -> None:
+    """After a "thinking" defer, remove the placeholder and tell the user privately."""
+    if not keep_original:
+        with suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await reply_error(interaction, message)
+
+
+async def run_generation(
+    interaction: discord.Interaction[Any],
+    generate: Callable[[OnText], Awaitable[Passage]],
+    view_for: Callable[[Passage], discord.ui.View],
+    *,
+    restore: Callable[[], Awaitable[None]] | None = None,
+) -> Passage | None:
+    """Run a model command after the interaction was deferred: stream, then deliver the final
+    passage with its buttons. On failure the story is unchanged (the service guarantees it),
+    the cooldown is given back and the user gets a private message saying what to do."""
+    services = services_of(interaction)
+    live = LiveMessage(interaction, services.settings.stream_edit_interval)
+    try:
+        passage = await generate(live.on_text)
+    except (StoryError, ModelClientError) as error:
+        services.cooldowns.release(interaction.user.id)
+        if restore is not None:
+            with suppress(discord.HTTPException):
+                await restore()
+            await reply_error(interaction, user_message(error))
+        else:
+            await fail_deferred(interaction, user_message(error))
+        return None
+    ids = await send_chunks(interaction, split_message(passage_content(passage)), view_for(passage))
+    await services.stories.record_messages(passage.turn.id, ids)
+    return passage
+
+
+async def guard(
+    interaction: discord.Interaction[Any],
+    work: Callable[[], Awaitable[None]],
+    *,
+    placeholder: bool = True,
+) -> bool:
+    """Run work after a defer; a StoryError or model error becomes a private message (and the
+    "thinking" placeholder, when there is one, is removed). True when work succeeded."""
+    try:
+        await work()
+    except (StoryError, ModelClientError) as error:
+        if placeholder:
+            await fail_deferred(interaction, user_message(error))
+        else:
+            await reply_error(interaction, user_message(error))
+        return False
+    return True
+
+
+async def ensure_admin(interaction: discord.Interaction[Any]) -> bool:
+    """The runtime half of the admin check (Discord's default permissions are the other)."""
+    if interaction.guild is None or not interaction.permissions.manage_guild:
+        await reply_error(
+            interaction,
+            "Only members with the Manage Server permission can do this. Ask a server admin.",
+        )
+        return False
+    return True

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.store import Store
+from bot.story import Defaults, Limits, StoryService
+from tests.bot.fake_model import FakeModel
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "campfire.db")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture
+def service(store: Store, model: FakeModel) -> StoryService:
+    return StoryService(
+        store,
+        model,
+        defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),
+        limits=Limits(prompt_chars=100, title_chars=50, write_chars=300, prompt_count=3),
+    )
