@@ -115,7 +115,7 @@ def check_channels(
             problems.append(
                 f"channel {channel_id}: {len(ok)} commands answered, {len(stored)} turns"
             )
-        if not storydb.positions_are_contiguous(stored):
+        if not storydb.positions_are_contiguous(stack.bot.db_path, channel_id):
             problems.append(f"channel {channel_id}: positions {[t.position for t in stored]}")
         texts = [t.text for t in stored]
         for result in ok:

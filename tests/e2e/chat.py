@@ -78,14 +78,27 @@ def text_streamed(message: Message) -> bool:
     return not message.loading and bool(message.content.strip())
 
 
-def _settled(message: Message, quiet: float) -> bool:
-    if message.loading or not visible_text(message).strip():
-        return False
-    if message.content.rstrip().endswith(STREAMING_CURSOR):
-        return False
-    if message.components:  # the bot adds its buttons when a turn is done
-        return True
-    return time.time() - message.revisions[-1].at >= quiet
+class _Settling:
+    """Tells when a message is final: not "thinking", not streaming, and either showing its
+    buttons or unchanged for `quiet` seconds (measured here, as the fake's clock is its own)."""
+
+    def __init__(self, quiet: float) -> None:
+        self.quiet = quiet
+        self._seen: dict[int, tuple[int, float]] = {}
+
+    def __call__(self, message: Message) -> bool:
+        if message.loading or not visible_text(message).strip():
+            return False
+        if message.content.rstrip().endswith(STREAMING_CURSOR):
+            return False
+        if message.components:  # the bot adds its buttons when a turn is done
+            return True
+        count, since = self._seen.get(message.id, (-1, 0.0))
+        now = time.monotonic()
+        if count != len(message.revisions):
+            self._seen[message.id] = (len(message.revisions), now)
+            return False
+        return now - since >= self.quiet
 
 
 async def answer_of(
@@ -98,6 +111,7 @@ async def answer_of(
     """The answer a person sees: the original response once it is final (buttons shown, or no
     edit for `quiet` seconds), or failing that the first followup."""
     started = interaction.created_at
+    settled = _Settling(quiet)
 
     def check() -> Message | None:
         record = _record(fake, interaction.id)
@@ -109,7 +123,7 @@ async def answer_of(
             candidates.append(by_id.get(record.original_message_id))
         candidates += [by_id.get(m) for m in record.followup_message_ids]
         for message in candidates:
-            if message is not None and not message.deleted and _settled(message, quiet):
+            if message is not None and not message.deleted and settled(message):
                 return message
         return None
 
@@ -141,16 +155,32 @@ async def click(
     user: Member,
     timeout: float = 30.0,
 ) -> Reply:
-    """Click a button and return what answers: the edited message or a new one."""
+    """Click a button and return what answers once it is final: the clicked message edited
+    after the click, or a new message (a followup)."""
     interaction = await fake.click(message, button(message, label), user=user)
-    record: Interaction = await fake.wait_for_response(interaction, timeout=timeout)
-    if record.original_message_id is None and not record.followup_message_ids:
-        # UPDATE_MESSAGE / DEFERRED_UPDATE: the clicked message itself is the answer.
-        updated = await fake.wait_for(
-            lambda: _settled_by_id(fake, message.id), timeout=timeout, what="the updated message"
-        )
-        return Reply(record, updated, updated.revisions[-1].at - record.created_at)
-    return await answer_of(fake, record, timeout=timeout)
+    await fake.wait_for_response(interaction, timeout=timeout)
+    settled = _Settling(0.6)
+
+    def check() -> Message | None:
+        record = _record(fake, interaction.id)
+        if record is None:
+            return None
+        by_id = {m.id: m for m in fake.mirror_messages}
+        ids = [record.original_message_id, message.id, *record.followup_message_ids]
+        for candidate in (by_id.get(i) for i in ids if i is not None):
+            if (
+                candidate is not None
+                and not candidate.deleted
+                and candidate.revisions[-1].at > interaction.created_at
+                and settled(candidate)
+            ):
+                return candidate
+        return None
+
+    answered: Message = await fake.wait_for(
+        check, timeout=timeout, what=f"the answer to the {label!r} click"
+    )
+    return Reply(interaction, answered, answered.revisions[-1].at - interaction.created_at)
 
 
 def _record(fake: RemoteFakeDiscord, interaction_id: int) -> Interaction | None:
@@ -158,11 +188,6 @@ def _record(fake: RemoteFakeDiscord, interaction_id: int) -> Interaction | None:
     if record is not None and record.failure and not record.acknowledged:
         raise AssertionError(f"Discord gave up on interaction {interaction_id}: {record.failure}")
     return record
-
-
-def _settled_by_id(fake: RemoteFakeDiscord, message_id: int) -> Message | None:
-    message = next((m for m in fake.mirror_messages if m.id == message_id), None)
-    return message if message is not None and _settled(message, 0.6) else None
 
 
 def pinging(messages: list[Message]) -> list[str]:

@@ -91,10 +91,14 @@ def problems(db: Path) -> list[str]:
     return found
 
 
-def positions_are_contiguous(stored: list[StoredTurn]) -> bool:
-    """Shown turns take consecutive positions: nothing lost in the middle, nothing doubled."""
-    positions = [t.position for t in stored]
-    return positions == list(range(positions[0], positions[0] + len(positions))) if stored else True
+def positions_are_contiguous(db: Path, channel_id: int) -> bool:
+    """The story's positions run without gaps: every position ever taken is still held by a
+    turn (shown, undone or replaced: turns are never deleted), so nothing was lost in the middle.
+    A regeneration shares its position with the turn it replaced."""
+    positions = sorted({t.position for t in turns(db, channel_id, shown_only=False)})
+    return (
+        positions == list(range(positions[0], positions[0] + len(positions))) if positions else True
+    )
 
 
 def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:

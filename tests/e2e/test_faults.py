@@ -147,7 +147,7 @@ async def test_bot_killed_mid_command_then_restarted(
     await command(fake, "continue", {}, user=fake.member, channel=channel, timeout=60)
     after = storydb.turns(db, channel.id)
     assert after[:2] == before and len(after) == 3
-    assert storydb.positions_are_contiguous(after)
+    assert storydb.positions_are_contiguous(db, channel.id)
     await assert_clean(stack, fake)
 
 

@@ -124,25 +124,26 @@ async def test_secrets_never_reach_logs_messages_the_database_or_exports(
 async def test_per_user_rate_limit_holds_and_is_per_user(
     stack: Stack, fake: RemoteFakeDiscord, channel: Channel
 ) -> None:
-    assert fake.admin is not None and fake.member is not None
+    assert fake.admin is not None
+    # The cooldown is per person across channels: two people who haven't asked anything yet.
+    first, second = [await fake.add_member(fake.guild, name) for name in ("dee", "eli")]
     db = stack.bot.db_path
     limited = await command(
         fake, "settings", {"scope": "channel", "cooldown": 60}, user=fake.admin, channel=channel
     )
     assert not CRASH_SIGNS.search(limited.text)
     try:
-        await command(fake, "respond", {"genre": "drama"}, user=fake.member, channel=channel)
+        await command(fake, "respond", {"genre": "drama"}, user=first, channel=channel)
         assert len(storydb.turns(db, channel.id)) == 1
         for _ in range(3):
-            again = await command(fake, "continue", {}, user=fake.member, channel=channel)
+            again = await command(fake, "continue", {}, user=first, channel=channel)
             assert again.ephemeral and re.search(r"slow down|wait|again in", again.text, re.I), (
                 again.text
             )
         assert len(storydb.turns(db, channel.id)) == 1
 
         # Someone else in the channel is not held up by the first person's cooldown.
-        other = await fake.add_member(fake.guild, "cy")
-        theirs = await command(fake, "continue", {}, user=other, channel=channel)
+        theirs = await command(fake, "continue", {}, user=second, channel=channel)
         assert not theirs.ephemeral
         assert len(storydb.turns(db, channel.id)) == 2
     finally:

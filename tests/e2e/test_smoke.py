@@ -49,11 +49,12 @@ async def test_a_whole_story_round_trip(
     assert third.kind == "model" and shows(continued, third.text)
 
     # Regenerate replaces the last turn in place; Undo takes it back.
-    await click(fake, continued.message, "regenerate", user=fake.member)
+    regenerated = await click(fake, continued.message, "regenerate", user=fake.member)
     after_regenerate = storydb.turns(db, channel.id)
     assert len(after_regenerate) == 3 and after_regenerate[2].id != third.id
-    regenerated_message = await fake.message(storydb.message_ids(db, after_regenerate[2].id)[-1])
-    await click(fake, regenerated_message, "undo", user=fake.member)
+    assert shows(regenerated, after_regenerate[2].text)
+    undone = await click(fake, regenerated.message, "undo", user=fake.member)
+    assert "undone" in undone.text.lower()
     assert [t.id for t in storydb.turns(db, channel.id)] == [first.id, after_regenerate[1].id]
 
     poem = await command(fake, "poem", {"emotion": "joy"}, user=fake.admin, channel=channel)
@@ -70,7 +71,7 @@ async def test_a_whole_story_round_trip(
         assert _words(turn.text)[:60] in _words(document)
 
     assert storydb.problems(db) == []
-    assert storydb.positions_are_contiguous(final)
+    assert storydb.positions_are_contiguous(db, channel.id)
     assert stack.leaked_secrets(("export", document)) == []
     await assert_clean(stack, fake)
 
