@@ -47,7 +47,8 @@ class CommandResult:
     command: str
     marker: str
     interaction_id: int = 0
-    ok: bool = False
+    answered: bool = False  # the person saw an answer (a passage or a refusal in words)
+    ok: bool = False  # ...and it was the passage (not a private refusal)
     seconds: float = 0.0
     answer: str = ""
 
@@ -58,7 +59,8 @@ class LoadReport:
     channels: int
     concurrency: int
     ok: int
-    failed: int
+    refused: int  # answered privately in words (e.g. "the model wrote nothing this time")
+    unanswered: int
     p50_s: float
     p95_s: float
     max_s: float
@@ -67,7 +69,7 @@ class LoadReport:
 
     @property
     def clean(self) -> bool:
-        return self.failed == 0 and not self.problems
+        return self.unanswered == 0 and not self.problems
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,6 +98,7 @@ async def _one(
         return
     result.seconds = reply.seconds
     result.answer = reply.text[:200]
+    result.answered = True
     result.ok = not reply.ephemeral
 
 
@@ -171,7 +174,8 @@ async def run_load(
         channels=channels,
         concurrency=concurrency,
         ok=len(seconds),
-        failed=commands - len(seconds),
+        refused=sum(1 for r in results if r.answered and not r.ok),
+        unanswered=sum(1 for r in results if not r.answered),
         p50_s=round(percentile(seconds, 50), 3),
         p95_s=round(percentile(seconds, 95), 3),
         max_s=round(max(seconds, default=float("nan")), 3),
@@ -251,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = [r.seconds for r in results if r.ok]
     mean = statistics.fmean(seconds) if seconds else float("nan")
     print(
-        f"{report.ok}/{report.commands} commands over {report.channels} channels in "
+        f"{report.ok}/{report.commands} passages ({report.refused} refused in words, "
+        f"{report.unanswered} unanswered) over {report.channels} channels in "
         f"{report.wall_s:.1f} s; latency p50 {report.p50_s:.2f} s, p95 {report.p95_s:.2f} s, "
         f"max {report.max_s:.2f} s, mean {mean:.2f} s"
     )
@@ -259,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PROBLEM: {problem}")
     for result in results:
         if not result.ok:
-            print(f"FAILED: #{result.index} /{result.command}: {result.answer}")
+            kind = "REFUSED" if result.answered else "UNANSWERED"
+            print(f"{kind}: #{result.index} /{result.command}: {result.answer}")
     print(f"wrote {path}")
     return 0 if report.clean else 1
 
