@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure speed and write JSON + PNG to bench/results/."""

@@ -6,13 +6,13 @@ default checkpoint and shuts the engines down.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,6 +82,8 @@ def _engine_factory(settings: ServerSettings, metrics: ServerMetrics) -> Any:
         hooks = EngineHooks(
             on_step=metrics.batch_size.labels(name).observe,
             on_queue_depth=metrics.queue_depth.labels(name).set,
+            on_tokens=metrics.generated_tokens.labels(name).inc,
+            on_active_rows=metrics.active_rows.labels(name).set,
         )
         config = EngineConfig(
             context_window=manifest.context_window,
@@ -155,11 +157,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
 class _Utf8Guard:
-    """Refuse a body that is not UTF-8 before FastAPI tries to parse it (400, not 500)."""
+    """Refuse a body that is too large (413) or not UTF-8 (400) before FastAPI parses it."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        response = _error(
+            413, f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; send less text"
+        )
+        await response(scope, receive, send)
 
     async def __call__(
         self,
@@ -170,13 +181,24 @@ class _Utf8Guard:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await self._too_large(scope, receive, send)
+            return
         chunks = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
         try:
@@ -226,6 +248,25 @@ class _RequestMetrics:
             await send(message)
 
         await self.app(scope, receive, counting_send)
+
+
+_T = TypeVar("_T")
+
+
+async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, _T]) -> _T | Response:
+    """Await work, but cancel it (freeing its rows) when the client goes away meanwhile."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.5)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                return Response(status_code=499)
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _sse(event: str, payload: BaseModel) -> str:
@@ -341,10 +382,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         )
 
     @app.post("/v1/generate", response_model=GenerateResponse, dependencies=authed)
-    async def generate(body: GenerateRequest) -> Any:
+    async def generate(body: GenerateRequest, request: Request) -> Any:
         service = state().service
         if not body.stream:
-            return await service.generate(body)
+            return await _unless_disconnected(request, service.generate(body))
         run = await service.open_generate(body)
 
         async def events() -> AsyncIterator[str]:
@@ -357,10 +398,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return StreamingResponse(events(), media_type="text/event-stream", headers=_NO_CACHE)
 
     @app.post("/v1/completions", response_model=CompletionResponse, dependencies=authed)
-    async def completions(body: CompletionRequest) -> Any:
+    async def completions(body: CompletionRequest, request: Request) -> Any:
         service = state().service
         if not body.stream:
-            return await service.complete(body)
+            return await _unless_disconnected(request, service.complete(body))
         run = await service.open_completion(body)
 
         async def chunks() -> AsyncIterator[str]:
@@ -408,4 +449,4 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
 
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-__all__ = ["create_app", "json"]
+__all__ = ["create_app"]

@@ -10,8 +10,9 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from core.errors import CheckpointError
+from core.errors import CampfireError
 from core.manifest import read_manifest
+from model_server.quantization import check_mode
 from model_server.settings import Device, Quant, ServerSettings
 
 
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         read_manifest(folder)
-    except CheckpointError as exc:
+        check_mode(settings.device, settings.quant)
+    except CampfireError as exc:
         return _fail(str(exc))
 
     import uvicorn

@@ -35,6 +35,12 @@ class ServerMetrics:
             ["checkpoint"],
             registry=self.registry,
         )
+        self.active_rows = Gauge(
+            "campfire_active_rows",
+            "Rows (candidates) decoding right now",
+            ["checkpoint"],
+            registry=self.registry,
+        )
         self.request_latency = Histogram(
             "campfire_request_latency_seconds",
             "Wall time of a generation request, from arrival to last token",

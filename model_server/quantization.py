@@ -91,10 +91,6 @@ def _bitsandbytes_config(quant: str, device: str) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise QuantizationError(
-            f"quant {quant} needs the bitsandbytes package; install campfire[gpu] or use none"
-        )
     if quant == "int8":
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = torch.bfloat16 if device == "cuda" else torch.float32
@@ -103,14 +99,8 @@ def _bitsandbytes_config(quant: str, device: str) -> Any:
     )
 
 
-def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> LoadedWeights:
-    """Load model + tokenizer from a checkpoint folder on device with the quantization mode.
-
-    Runs for seconds: call it off the event loop.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def check_mode(device: str, quant: str) -> str:
+    """The concrete device for (device, quant), or QuantizationError saying why it can't run."""
     if quant not in QUANT_MODES:
         raise QuantizationError(f"unknown quant {quant!r}; use one of: {', '.join(QUANT_MODES)}")
     target = resolve_device(device)
@@ -123,6 +113,22 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
         raise QuantizationError(
             "quant dynamic-int8 runs on the CPU only; on CUDA use fp16, bf16, int8 or nf4"
         )
+    if quant in ("int8", "nf4") and importlib.util.find_spec("bitsandbytes") is None:
+        raise QuantizationError(
+            f"quant {quant} needs the bitsandbytes package; install campfire[gpu] or use none"
+        )
+    return target
+
+
+def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> LoadedWeights:
+    """Load model + tokenizer from a checkpoint folder on device with the quantization mode.
+
+    Runs for seconds: call it off the event loop.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = check_mode(device, quant)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model: Any
     if quant in ("int8", "nf4"):

@@ -145,7 +145,7 @@ class CheckpointRegistry:
                 self.default = name
             if unload_previous and previous is not None and previous != name:
                 self._retire(previous)
-            self._evict()
+            self._evict(protect=name)
             return resident
 
     def _load_blocking(self, name: str) -> Resident:
@@ -179,23 +179,34 @@ class CheckpointRegistry:
             self.default = None
         resident.retiring = True
         if resident.leases == 0:
-            self._unload(resident)
+            self._unload_later(resident)
         else:
             self._retired.append(resident)
 
-    def _evict(self) -> None:
-        """Keep at most max_resident loaded: retire the least recently used others."""
+    def _evict(self, protect: str | None = None) -> None:
+        """Keep at most max_resident loaded: retire the least recently used idle others.
+
+        A checkpoint in use stays until its requests finish (release() evicts again then).
+        """
         while len(self._resident) > self.max_resident:
-            candidates = [r for r in self._resident.values() if r.name != self.default]
+            candidates = [
+                r
+                for r in self._resident.values()
+                if r.name not in (self.default, protect) and r.leases == 0
+            ]
             if not candidates:
                 return
             self._retire(min(candidates, key=lambda r: r.last_used).name)
 
-    def _unload(self, resident: Resident) -> None:
+    def _unload_later(self, resident: Resident) -> None:
+        """Unload in a thread: closing an engine joins its worker, never block the loop."""
+        threading.Thread(target=self._unload, args=(resident,), daemon=True).start()
+
+    def _unload(self, resident: Resident, collect: bool = True) -> None:
         resident.engine.close()
         log.info("unloaded checkpoint %s", resident.name)
-        del resident.weights
-        gc.collect()
+        if collect:  # give the memory back now (GPU memory above all), not at some later GC
+            gc.collect()
 
     # --- using -------------------------------------------------------------------------------
 
@@ -209,9 +220,11 @@ class CheckpointRegistry:
     def release(self, resident: Resident) -> None:
         """Synchronous, so it also runs inside a cancelled task (a client that went away)."""
         resident.leases -= 1
+        if resident.leases == 0 and not resident.retiring:
+            self._evict()
         if resident.retiring and resident.leases == 0 and resident in self._retired:
             self._retired.remove(resident)
-            threading.Thread(target=self._unload, args=(resident,), daemon=True).start()
+            self._unload_later(resident)
 
     @asynccontextmanager
     async def lease(self, name: str | None) -> AsyncIterator[Resident]:
@@ -236,6 +249,6 @@ class CheckpointRegistry:
 
     async def close(self) -> None:
         for resident in [*self._resident.values(), *self._retired]:
-            await asyncio.to_thread(self._unload, resident)
+            await asyncio.to_thread(self._unload, resident, False)
         self._resident.clear()
         self._retired.clear()

@@ -104,6 +104,21 @@ class GenerationRun:
                 task.cancel()
 
 
+MAX_STOP_CHARS = 200
+MAX_TOKENIZE_CHARS = 2 * MAX_TEXT_CHARS
+
+
+def _check_stops(stops: list[str]) -> None:
+    for i, stop in enumerate(stops):
+        if len(stop) > MAX_STOP_CHARS:
+            raise ApiError(
+                422,
+                f"stop[{i}] is {len(stop)} characters; a stop string may have at most "
+                f"{MAX_STOP_CHARS}",
+                field="stop",
+            )
+
+
 def _check_error(rows: list[RowFinished]) -> None:
     failed = [row for row in rows if row.finish_reason == "error"]
     if failed:
@@ -175,11 +190,6 @@ class GenerationService:
                 headers={"Retry-After": str(self.settings.retry_after_s)},
             ) from None
 
-    def _count_tokens(self, resident: Resident, rows: list[RowFinished]) -> None:
-        total = sum(row.tokens for row in rows)
-        if total:
-            self.metrics.generated_tokens.labels(resident.name).inc(total)
-
     # --- /v1/generate ------------------------------------------------------------------------
 
     async def open_generate(self, request: GenerateRequest) -> GenerationRun:
@@ -194,6 +204,7 @@ class GenerationService:
                 f"{self.settings.max_input_chars}",
                 field="context" if request.context else "prefix",
             )
+        _check_stops(request.stop)
         resident = await self._acquire(request.checkpoint, "checkpoint")
         try:
             manifest = resident.manifest
@@ -205,7 +216,7 @@ class GenerationService:
             prompt = manifest.render_prompt(
                 request.task, request.control, request.context, request.prefix
             )
-            ids = self._tokenize(resident, prompt)
+            ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
             params = RowParams(
                 max_new_tokens=request.max_new_tokens,
@@ -240,7 +251,6 @@ class GenerationService:
                     copied_from_training=copied,
                 )
             )
-        self._count_tokens(run.resident, rows)
         return GenerateResponse(
             id=f"gen-{uuid.uuid4().hex[:16]}",
             checkpoint=run.resident.name,
@@ -285,6 +295,7 @@ class GenerationService:
             raise ApiError(
                 422, f"stop takes 1 to {MAX_STOP_STRINGS} non-empty strings", field="stop"
             )
+        _check_stops(stops)
         self._check_caps(
             max_new_tokens=request.max_tokens, n=request.n * len(prompts), field_tokens="max_tokens"
         )
@@ -308,7 +319,7 @@ class GenerationService:
             )
             tokenized = []
             for text in prompts:
-                ids = self._tokenize(resident, text)
+                ids = await asyncio.to_thread(self._tokenize, resident, text)
                 if not ids:  # an empty prompt: start from the end-of-text token, as GPT-2 does
                     eos = resident.weights.tokenizer.eos_token_id
                     ids = [int(eos if eos is not None else 0)]
@@ -348,7 +359,6 @@ class GenerationService:
             run.close()
         rows = [row for prompt_rows in per_prompt for row in prompt_rows]
         _check_error(rows)
-        self._count_tokens(run.resident, rows)
         choices = [
             CompletionChoice(
                 text=row.text,
@@ -370,7 +380,6 @@ class GenerationService:
         self, run: GenerationRun, n: int
     ) -> AsyncIterator[CompletionResponse]:
         """OpenAI-style chunks: one choice each; a final empty-text chunk carries finish_reason."""
-        rows: list[RowFinished] = []
         try:
             async for number, event in run.events():
                 index = number * n + event.index
@@ -378,12 +387,12 @@ class GenerationService:
                     run.note_text()
                     choice = CompletionChoice(text=event.text, index=index, finish_reason=None)
                 else:
-                    rows.append(event)
+                    if event.finish_reason == "error":
+                        raise ApiError(500, event.error or "generation failed", type="server_error")
                     choice = CompletionChoice(
                         text="", index=index, finish_reason=self._openai_reason(event)
                     )
                 yield self._completion(run, [choice], None)
-            self._count_tokens(run.resident, rows)
         finally:
             run.close()
 
@@ -397,9 +406,18 @@ class GenerationService:
                     f"texts[{i}] is {len(text)} characters; at most {MAX_TEXT_CHARS} each",
                     field=f"texts.{i}",
                 )
+        total = sum(len(text) for text in request.texts)
+        if total > MAX_TOKENIZE_CHARS:
+            raise ApiError(
+                422,
+                f"texts hold {total} characters together; at most {MAX_TOKENIZE_CHARS} per call",
+                field="texts",
+            )
         resident = await self._acquire(request.checkpoint, "checkpoint")
         try:
-            counts = [len(self._tokenize(resident, text)) for text in request.texts]
+            counts = await asyncio.to_thread(
+                lambda: [len(self._tokenize(resident, text)) for text in request.texts]
+            )
             return TokenizeResponse(
                 checkpoint=resident.name,
                 context_window=resident.manifest.context_window,

@@ -30,7 +30,6 @@ class ServerSettings(BaseSettings):
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
     # Engine: what arrives within batch_wait_ms joins one batch of at most max_batch_size rows.
-    engine: Literal["auto", "microbatch", "continuous"] = "auto"
     batch_wait_ms: float = Field(5.0, ge=0, le=1000)
     max_batch_size: int = Field(16, ge=1, le=256)
     max_queue: int = Field(64, ge=1, le=10_000, description="requests waiting; more get a 503")

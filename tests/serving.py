@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -138,3 +138,25 @@ def run_server_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample in /metrics text (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == (f"{name}{{{wanted}}}" if wanted else name):
+            return float(value)
+    return 0.0
+
+
+async def wait_until(condition: Callable[[], bool], within_s: float = 10) -> None:
+    """Poll condition (set by another thread) until true; TimeoutError after within_s seconds."""
+    step = 0.002
+    for _ in range(max(1, int(within_s / step))):
+        if condition():
+            return
+        await asyncio.sleep(step)
+    raise TimeoutError("condition not met in time")

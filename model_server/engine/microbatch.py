@@ -57,6 +57,7 @@ class EngineHooks:
     on_step: Callable[[int], None] = lambda rows: None
     on_queue_depth: Callable[[int], None] = lambda depth: None
     on_tokens: Callable[[int], None] = lambda tokens: None
+    on_active_rows: Callable[[int], None] = lambda rows: None
 
 
 @dataclass(eq=False)
@@ -68,6 +69,7 @@ class _Row:
     context: list[int]  # the tokens the model attends to; the cache holds all but the last
     tracker: TextTracker
     generated: int = 0
+    done: bool = False
     fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
 
     @property
@@ -105,7 +107,8 @@ class MicroBatchEngine(Engine):
         self._pad_id = self._pad_token_id()
         self._finish_ids, self._banned_ids = self._special_ids()
         self._waiting: deque[RequestHandle] = deque()
-        self._slid: deque[_Row] = deque()
+        # Rows to prefill again before new requests: slid windows, halves of an OOM split.
+        self._readmit: deque[_Row] = deque()
         self._batch = _Batch()
         self._cond = threading.Condition()
         self._closed = False
@@ -147,7 +150,7 @@ class MicroBatchEngine(Engine):
     @property
     def idle(self) -> bool:
         with self._cond:
-            return not self._waiting and not self._batch.rows and not self._slid
+            return not self._waiting and not self._batch.rows and not self._readmit
 
     def close(self) -> None:
         with self._cond:
@@ -180,7 +183,7 @@ class MicroBatchEngine(Engine):
             known = marker_id != tokenizer.unk_token_id or tokenizer.unk_token == marker
             if isinstance(marker_id, int) and known:
                 finish.add(marker_id)
-        vocab = int(self._model.get_output_embeddings().weight.shape[0])
+        vocab = int(getattr(self._model.config, "vocab_size", None) or len(tokenizer))
         banned = sorted({int(i) for i in tokenizer.all_special_ids if 0 <= int(i) < vocab} - finish)
         return finish, torch.tensor(banned, dtype=torch.long, device=self._device)
 
@@ -203,20 +206,21 @@ class MicroBatchEngine(Engine):
                     in_batch = {id(r) for r in self._batch.rows}
                     failed = [*self._batch.rows, *(r for r in admitted if id(r) not in in_batch)]
                     self._batch = _Batch()
+                    self._hooks.on_active_rows(0)
                     for row in failed:
                         self._finish(row, "error", f"generation failed: {type(exc).__name__}")
 
     def _next_admissions(self) -> list[_Row] | None:
         """Rows to add to the batch now (possibly none); None when the engine is closed."""
         with self._cond:
-            while not (self._waiting or self._slid or self._batch.rows or self._closed):
+            while not (self._waiting or self._readmit or self._batch.rows or self._closed):
                 self._cond.wait()
             if self._closed:
-                for row in [*self._batch.rows, *self._slid]:
+                for row in [*self._batch.rows, *self._readmit]:
                     self._finish(row, "aborted", "the checkpoint was unloaded")
                 self._batch = _Batch()
                 return None
-            if not self._batch.rows and not self._slid and self._config.batch_wait_ms > 0:
+            if not self._batch.rows and not self._readmit and self._config.batch_wait_ms > 0:
                 # Idle engine: give companions a few milliseconds to arrive.
                 deadline = time.monotonic() + self._config.batch_wait_ms / 1000
                 while (
@@ -229,8 +233,8 @@ class MicroBatchEngine(Engine):
                     self._cond.wait(left)
             room = self._config.max_batch_size - len(self._batch.rows)
             admitted: list[_Row] = []
-            while self._slid and room > 0:
-                admitted.append(self._slid.popleft())
+            while self._readmit and room > 0:
+                admitted.append(self._readmit.popleft())
                 room -= 1
             while self._waiting and self._waiting[0].request.n <= room:
                 handle = self._waiting.popleft()
@@ -264,6 +268,9 @@ class MicroBatchEngine(Engine):
         return rows
 
     def _finish(self, row: _Row, reason: str, error: str | None = None) -> None:
+        if row.done:
+            return
+        row.done = True
         delta = row.tracker.take_delta(final=True)
         if delta:
             row.handle.emit(TextDelta(row.index, delta))
@@ -280,8 +287,8 @@ class MicroBatchEngine(Engine):
                 if row.handle.aborted:
                     self._finish(row, "aborted")
             self._select(keep)
-        for row in [r for r in self._slid if r.handle.aborted]:
-            self._slid.remove(row)
+        for row in [r for r in self._readmit if r.handle.aborted]:
+            self._readmit.remove(row)
             self._finish(row, "aborted")
 
     # --- batch tensors -----------------------------------------------------------------------
@@ -303,6 +310,24 @@ class MicroBatchEngine(Engine):
         return out.cache, mask, out.logits[:, -1, :].float()
 
     def _admit(self, rows: list[_Row]) -> None:
+        """Admit rows; out of (GPU) memory, admit half now and the rest at a later step."""
+        try:
+            self._admit_together(rows)
+        except torch.OutOfMemoryError:
+            if len(rows) == 1:
+                raise
+            self._free_memory()
+            half = len(rows) // 2
+            with self._cond:
+                self._readmit.extendleft(reversed(rows[half:]))
+            log.warning("out of memory prefilling %d rows; splitting", len(rows))
+            self._admit(rows[:half])
+
+    def _free_memory(self) -> None:
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _admit_together(self, rows: list[_Row]) -> None:
         """Prefill the new rows (one prompt per request, shared by its n rows) and merge them."""
         groups: dict[int, int] = {}
         contexts: list[list[int]] = []
@@ -332,6 +357,7 @@ class MicroBatchEngine(Engine):
         old = self._batch
         if not old.rows:
             self._batch = new
+            self._hooks.on_active_rows(len(new.rows))
             return
         assert old.mask is not None and new.mask is not None
         assert old.positions is not None and new.positions is not None
@@ -352,10 +378,12 @@ class MicroBatchEngine(Engine):
         old.mask = torch.cat([pad(old.mask, 1), pad(new.mask, 1)])
         old.positions = torch.cat([old.positions, new.positions])
         old.rows.extend(new.rows)
+        self._hooks.on_active_rows(len(old.rows))
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""
         batch = self._batch
+        self._hooks.on_active_rows(len(keep))
         if not keep:
             self._batch = _Batch()
             return
@@ -373,17 +401,39 @@ class MicroBatchEngine(Engine):
         batch.rows = [batch.rows[i] for i in keep]
 
     def _decode_step(self) -> None:
+        """One token for every row; out of (GPU) memory, half the rows wait and come back."""
+        try:
+            self._decode_together()
+        except torch.OutOfMemoryError:
+            rows = self._batch.rows
+            if len(rows) == 1:
+                raise
+            self._free_memory()
+            # Layers the failed step reached already hold one more position: drop it.
+            assert self._batch.mask is not None
+            width = self._batch.mask.shape[1]
+            for layer in _cache_layers(self._batch.cache):
+                layer.keys = layer.keys[:, :, :width, :]
+                layer.values = layer.values[:, :, :width, :]
+            keep = len(rows) // 2
+            with self._cond:
+                self._readmit.extendleft(reversed(rows[keep:]))
+            log.warning("out of memory decoding %d rows; splitting", len(rows))
+            self._select(list(range(keep)))
+
+    def _decode_together(self) -> None:
         batch = self._batch
         assert batch.mask is not None and batch.positions is not None
         next_ids = torch.tensor([row.context[-1] for row in batch.rows], device=self._device)
-        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
+        mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
         out = self._model(
             input_ids=next_ids[:, None],
-            attention_mask=batch.mask,
+            attention_mask=mask,
             position_ids=batch.positions[:, None],
             cache=batch.cache,
             use_cache=True,
         )
+        batch.mask = mask
         batch.cache = out.cache
         batch.positions = batch.positions + 1
         self.stats.steps += 1
@@ -461,7 +511,7 @@ class MicroBatchEngine(Engine):
                 row.context = row.context[-keep:]
                 self.stats.window_slides += 1
                 with self._cond:
-                    self._slid.append(row)
+                    self._readmit.append(row)
                 leaving.add(batch_index)
         if leaving:
             self._select([i for i in range(len(self._batch.rows)) if i not in leaving])

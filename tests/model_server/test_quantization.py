@@ -1,0 +1,107 @@
+"""Quantized loading on the CPU: dynamic int8 (after the Conv1D swap) and bitsandbytes int8/nf4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers.pytorch_utils import Conv1D
+
+from core.manifest import CheckpointManifest
+from model_server.engine import EngineRequest, RowParams
+from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
+from model_server.quantization import (
+    LoadedWeights,
+    QuantizationError,
+    conv1d_to_linear,
+    load_weights,
+)
+
+
+@pytest.fixture
+def sample_ids(tiny_weights: LoadedWeights) -> torch.Tensor:
+    ids: torch.Tensor = tiny_weights.tokenizer(
+        "The night door knock dark ship", return_tensors="pt"
+    )["input_ids"]
+    return ids
+
+
+def test_conv1d_swap_keeps_the_logits(tiny_checkpoint: Path, sample_ids: torch.Tensor):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    with torch.no_grad():
+        before = model(sample_ids).logits
+        swapped = conv1d_to_linear(model)
+        after = model(sample_ids).logits
+    assert swapped == 4 * model.config.n_layer  # c_attn, c_proj, c_fc, mlp.c_proj per block
+    assert not any(isinstance(m, Conv1D) for m in model.modules())
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+
+
+async def generate_some(weights: LoadedWeights, manifest: CheckpointManifest) -> str:
+    config = EngineConfig(context_window=manifest.context_window, end_marker=manifest.end_marker)
+    engine = MicroBatchEngine(weights.model, weights.tokenizer, config)
+    try:
+        ids = tuple(weights.tokenizer("The night", add_special_tokens=False)["input_ids"])
+        params = RowParams(max_new_tokens=8, temperature=0)
+        rows = await engine.submit(EngineRequest(ids, params)).results()
+    finally:
+        engine.close()
+    assert rows[0].finish_reason in ("length", "end") and rows[0].tokens > 0
+    return rows[0].text
+
+
+def close_logits(weights: LoadedWeights, reference: LoadedWeights, ids: torch.Tensor) -> float:
+    """Cosine similarity of the quantized model's logits to fp32's."""
+    with torch.no_grad():
+        ours = weights.model(ids).logits.float().flatten()
+        theirs = reference.model(ids).logits.float().flatten()
+    return float(torch.nn.functional.cosine_similarity(ours, theirs, dim=0))
+
+
+async def test_dynamic_int8_quantizes_gpt2_and_generates(
+    tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
+):
+    weights = load_weights(tiny_checkpoint, "cpu", "dynamic-int8")
+    quantized = [m for m in weights.model.modules() if type(m).__module__.startswith("torch.ao")]
+    assert len(quantized) >= 4 * 2, "the Conv1D layers were swapped, then quantized"
+    assert weights.quant == "dynamic-int8"
+    assert close_logits(weights, tiny_weights, sample_ids) > 0.99
+    await generate_some(weights, tiny_manifest)
+
+
+@pytest.mark.parametrize("mode", ["int8", "nf4"])
+async def test_bitsandbytes_loads_and_generates_on_cpu(
+    mode, tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
+):
+    import bitsandbytes as bnb
+
+    weights = load_weights(tiny_checkpoint, "cpu", mode)
+    layer = bnb.nn.Linear8bitLt if mode == "int8" else bnb.nn.Linear4bit
+    assert any(isinstance(m, layer) for m in weights.model.modules())
+    assert weights.quant == mode
+    assert close_logits(weights, tiny_weights, sample_ids) > 0.98
+    await generate_some(weights, tiny_manifest)
+
+
+@pytest.mark.parametrize("mode", ["fp16", "bf16"])
+def test_half_precision_needs_cuda(mode, tiny_checkpoint):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(QuantizationError, match="CUDA"):
+        load_weights(tiny_checkpoint, "cpu", mode)
+
+
+def test_unknown_mode_is_refused(tiny_checkpoint):
+    with pytest.raises(QuantizationError, match="unknown quant"):
+        load_weights(tiny_checkpoint, "cpu", "int3")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["fp16", "bf16", "int8", "nf4"])
+async def test_cuda_modes_generate(mode, tiny_checkpoint, tiny_manifest):
+    weights = load_weights(tiny_checkpoint, "cuda", mode)
+    assert weights.device == "cuda"
+    await generate_some(weights, tiny_manifest)
