@@ -55,8 +55,10 @@ soak: install-dev
 bench-load: install-dev
 	$(BIN)/python -m bench.load
 
+# The model server in the background, then the Discord bot (DISCORD_TOKEN set in the
+# environment or .env) or the terminal play mode; Ctrl-C or leaving the bot stops both.
 run: default-model
-	@echo "The default model is ready. The model server and the bot are not built yet."
+	$(BIN)/python -m bot.launcher --server "$(BIN)/campfire-server" --bot "$(BIN)/campfire-bot"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -232,6 +232,8 @@ class HttpModelClient:
                     elif event == "done":
                         return _parse(GenerateResponse, payload)
                     elif event == "error":
+                        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                            payload = payload["error"]  # an ErrorResponse rather than its body
                         raise ModelError(
                             f"The model server stopped: {_parse(ErrorBody, payload).message}"
                         )

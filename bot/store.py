@@ -14,6 +14,7 @@ their tables the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             author_name TEXT NOT NULL,
             genre TEXT,
             emotion TEXT,
+            prompt TEXT,                        -- the writing prompt or title it answered
             text TEXT NOT NULL,
             checkpoint TEXT,
             status TEXT NOT NULL DEFAULT 'shown'
@@ -138,6 +140,7 @@ class Turn:
     author_name: str
     genre: str | None
     emotion: str | None
+    prompt: str | None
     text: str
     checkpoint: str | None
     status: TurnStatus
@@ -173,7 +176,7 @@ SETTING_NAMES = ("checkpoint", "max_new_tokens", "temperature", "cooldown_second
 
 _STORY_COLUMNS = "id, guild_id, channel_id, title, prompt, genre, created_by, created_at, ended_at"
 _TURN_COLUMNS = (
-    "id, story_id, position, kind, task, author_id, author_name, genre, emotion, text, "
+    "id, story_id, position, kind, task, author_id, author_name, genre, emotion, prompt, text, "
     "checkpoint, status, replaces_id, kept, created_at"
 )
 
@@ -188,7 +191,7 @@ def _story(row: sqlite3.Row | tuple[Any, ...]) -> Story:
 
 def _turn(row: sqlite3.Row | tuple[Any, ...]) -> Turn:
     values = list(row)
-    values[13] = bool(values[13])
+    values[14] = bool(values[14])
     return Turn(*values)
 
 
@@ -270,10 +273,11 @@ class Store:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(self._db)
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
             return result
 
         async with self._write_lock:
@@ -414,6 +418,7 @@ class Store:
         text: str,
         genre: str | None = None,
         emotion: str | None = None,
+        prompt: str | None = None,
         checkpoint: str | None = None,
         replaces: int | None = None,
     ) -> Turn:
@@ -441,8 +446,8 @@ class Store:
                 position = int(row[0])
             cursor = await db.execute(
                 "INSERT INTO turns (story_id, position, kind, task, author_id, author_name, "
-                "genre, emotion, text, checkpoint, replaces_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "genre, emotion, prompt, text, checkpoint, replaces_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     story_id,
                     position,
@@ -452,6 +457,7 @@ class Store:
                     author_name,
                     genre,
                     emotion,
+                    prompt,
                     text,
                     checkpoint,
                     replaces,

@@ -37,6 +37,7 @@ PROMPT_OVERHEAD_TOKENS = 96
 # Used when the server can't count tokens (another OpenAI-style backend): ~3 chars a token.
 FALLBACK_WINDOW = 1024
 FALLBACK_CHARS_PER_TOKEN = 3.0
+MAX_TOKENIZE_TEXTS = 256  # core.protocol.TokenizeRequest.texts
 
 
 class StoryError(CampfireError):
@@ -243,10 +244,14 @@ class StoryService:
         self, opening: str, turns: Sequence[str], settings: EffectiveSettings
     ) -> str:
         """The story text for the model, trimmed to the checkpoint's window."""
-        pieces = [opening, *turns][-255:]
+        # /v1/tokenize takes at most 256 texts; turns older than that would not fit anyway.
+        recent = list(turns[-(MAX_TOKENIZE_TEXTS - 1) :])
+        pieces = [opening, *recent]
         try:
             counted = await self.model.tokenize(pieces, settings.checkpoint)
             window, counts = counted.context_window, counted.counts
+            if len(counts) != len(pieces):
+                raise ModelError("The model server counted the wrong number of texts.")
         except ModelError:
             window = FALLBACK_WINDOW
             counts = [math.ceil(len(p) / FALLBACK_CHARS_PER_TOKEN) for p in pieces]
@@ -259,22 +264,21 @@ class StoryService:
         def count(text: str) -> int:
             return exact.get(text) or math.ceil(len(text) * ratio) + 1
 
-        budget = window - settings.max_new_tokens - PROMPT_OVERHEAD_TOKENS
-        budget = max(budget, 0)
-        opening_text = pieces[0] if len(pieces) == len(turns) + 1 else ""
-        rest = pieces[1:] if opening_text else pieces
+        limit = max(window - settings.max_new_tokens - PROMPT_OVERHEAD_TOKENS, 0)
+        budget = limit
         for _ in range(3):
-            context = build_context(opening_text, rest, budget, count)
+            context = build_context(opening, recent, budget, count)
             if not context:
                 return context
             try:
                 actual = (await self.model.tokenize([context], settings.checkpoint)).counts[0]
-            except ModelError:
+            except (ModelError, IndexError):
                 return context
-            if actual <= window - settings.max_new_tokens - PROMPT_OVERHEAD_TOKENS:
+            if actual <= limit:
                 return context
-            budget -= actual - budget + 8
-        return build_context("", rest[-1:], max(budget, 0), count)
+            # Shrink in proportion: joins may cost more than the pieces suggested.
+            budget = max(int(budget * limit / actual) - 8, 0)
+        return build_context("", recent[-1:], budget, count)
 
     def _request(
         self,
@@ -381,7 +385,9 @@ class StoryService:
             genre=genre.value if genre else None,
             created_by=author.id,
         )
-        return await self._add_model_turn(story, author, Task.STORY, genre, None, response, text)
+        return await self._add_model_turn(
+            story, author, Task.STORY, genre, None, response, text, prompt=prompt
+        )
 
     async def continue_story(
         self,
@@ -450,7 +456,7 @@ class StoryService:
                     created_by=author.id,
                 )
             return await self._add_model_turn(
-                story, author, Task.POEM, None, checked, response, text
+                story, author, Task.POEM, None, checked, response, text, prompt=title
             )
 
     async def write(self, key: StoryKey, author: Author, text: str) -> Turn:
@@ -481,6 +487,7 @@ class StoryService:
         response: GenerateResponse,
         text: str,
         *,
+        prompt: str | None = None,
         replaces: Turn | None = None,
     ) -> Passage:
         turn = await self.store.add_turn(
@@ -492,6 +499,7 @@ class StoryService:
             text=text,
             genre=genre.value if genre else None,
             emotion=emotion.value if emotion else None,
+            prompt=prompt,
             checkpoint=response.checkpoint,
             replaces=replaces.id if replaces else None,
         )
@@ -534,18 +542,35 @@ class StoryService:
                     settings,
                     Task.POEM,
                     emotion=coerce_emotion(turn.emotion or Emotion.NEUTRAL),
-                    context=story.title if story.title and not story.prompt else "",
+                    context=turn.prompt or "",
                 )
                 response, text = await self._generate(request, on_text)
                 return await self._add_model_turn(
-                    story, author, Task.POEM, None, request.emotion, response, text, replaces=turn
+                    story,
+                    author,
+                    Task.POEM,
+                    None,
+                    request.emotion,
+                    response,
+                    text,
+                    prompt=turn.prompt,
+                    replaces=turn,
                 )
             earlier = [t for t in await self._story_turns(story) if t.position < turn.position]
             if turn.task == Task.STORY.value or not earlier:
-                request = self._request(settings, Task.STORY, genre=genre, context=story.prompt)
+                prompt = turn.prompt or story.prompt
+                request = self._request(settings, Task.STORY, genre=genre, context=prompt)
                 response, text = await self._generate(request, on_text)
                 return await self._add_model_turn(
-                    story, author, Task.STORY, genre, None, response, text, replaces=turn
+                    story,
+                    author,
+                    Task.STORY,
+                    genre,
+                    None,
+                    response,
+                    text,
+                    prompt=prompt or None,
+                    replaces=turn,
                 )
             return await self._continue_locked(key, story, author, genre, on_text, replaces=turn)
 

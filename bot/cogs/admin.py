@@ -3,6 +3,7 @@ Server (Discord's default permissions) and refused to them at run time as well."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
@@ -111,8 +112,9 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            infos = await self.services.stories.checkpoints()
-        except ModelClientError:
+            # Discord drops an autocomplete answer after 3 s: don't wait for a slow server.
+            infos = await asyncio.wait_for(self.services.stories.checkpoints(), 2.0)
+        except (ModelClientError, TimeoutError):
             infos = []
         names = [DEFAULT_CHECKPOINT, *(i.name for i in infos if i.valid)]
         wanted = current.lower().strip()

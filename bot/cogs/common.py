@@ -145,14 +145,19 @@ async def send_chunks(
     return ids
 
 
-async def fail_deferred(
-    interaction: discord.Interaction[Any], message: str, *, keep_original: bool = False
-) -> None:
-    """After a "thinking" defer, remove the placeholder and tell the user privately."""
-    if not keep_original:
-        with suppress(discord.HTTPException):
-            await interaction.delete_original_response()
+async def fail_deferred(interaction: discord.Interaction[Any], message: str) -> None:
+    """After a public "thinking" defer: tell the user privately, and remove the placeholder.
+
+    The first followup after a defer would replace the placeholder (and be public), so the
+    placeholder is settled first, then the private message goes out, then the placeholder goes.
+    """
+    with suppress(discord.HTTPException):
+        await interaction.edit_original_response(
+            content="Campfire couldn't do that this time.", allowed_mentions=NO_MENTIONS
+        )
     await reply_error(interaction, message)
+    with suppress(discord.HTTPException):
+        await interaction.delete_original_response()
 
 
 async def run_generation(
@@ -178,7 +183,23 @@ async def run_generation(
         else:
             await fail_deferred(interaction, user_message(error))
         return None
-    ids = await send_chunks(interaction, split_message(passage_content(passage)), view_for(passage))
+    chunks = split_message(passage_content(passage))
+    view = view_for(passage)
+    try:
+        ids = await send_chunks(interaction, chunks, view)
+    except discord.HTTPException as error:
+        # The placeholder may have been deleted meanwhile: post the passage anew.
+        log.warning("could not edit the response (%s); sending the passage anew", error.status)
+        ids = []
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            message = await interaction.followup.send(
+                chunk,
+                view=view if last else discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+                wait=True,
+            )
+            ids.append(message.id)
     await services.stories.record_messages(passage.turn.id, ids)
     return passage
 

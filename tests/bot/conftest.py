@@ -30,3 +30,9 @@ def service(store: Store, model: FakeModel) -> StoryService:
         defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),
         limits=Limits(prompt_chars=100, title_chars=50, write_chars=300, prompt_count=3),
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bot_settings(**values): BotSettings overrides for a Discord behaviour test"
+    )

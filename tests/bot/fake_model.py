@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 
 from bot.model_client import ModelClientError, ModelError, ModelUnavailable, OnChunk
 from core.controls import Task
@@ -44,6 +45,8 @@ class FakeModel:
         self.started = asyncio.Event()
         self._counter = itertools.count(1)
         self.closed = False
+        # Awaited before each answer: lets a test hold the model "busy" until it says so.
+        self.before_answer: Callable[[], Awaitable[None]] | None = None
 
     # --- knobs -------------------------------------------------------------------------------
 
@@ -80,6 +83,10 @@ class FakeModel:
             )
         return name
 
+    async def _hold(self) -> None:
+        if self.before_answer is not None:
+            await self.before_answer()
+
     async def _check(self) -> None:
         if self.fail_with is not None:
             raise self.fail_with
@@ -87,6 +94,7 @@ class FakeModel:
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
         self.requests.append(request)
         self.started.set()
+        await self._hold()
         if self.delay:
             await asyncio.sleep(self.delay)
         await self._check()
@@ -107,6 +115,7 @@ class FakeModel:
     async def stream(self, request: GenerateRequest, on_chunk: OnChunk) -> GenerateResponse:
         self.requests.append(request)
         self.started.set()
+        await self._hold()
         await self._check()
         checkpoint = self._checkpoint(request.checkpoint)
         text = self._answer(request, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -167,7 +168,6 @@ async def test_write_waits_for_another_writer_then_succeeds(tmp_path: Path) -> N
     async with await Store.open(path, busy_timeout_ms=50, retry_delay=0.05) as store:
         other = await aiosqlite.connect(path, isolation_level=None)
         await other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        import asyncio
 
         async def release_soon() -> None:
             await asyncio.sleep(0.2)
@@ -178,3 +178,22 @@ async def test_write_waits_for_another_writer_then_succeeds(tmp_path: Path) -> N
         await releaser
         await other.close()
         assert story.title == "after the lock"
+
+
+async def test_two_programs_on_one_file_both_write(tmp_path: Path) -> None:
+    # The Discord bot and a play session may share CAMPFIRE_DB.
+    path = tmp_path / "shared.db"
+    async with await Store.open(path) as bot_side, await Store.open(path) as play_side:
+        story = await bot_side.start_story(1, 10)
+
+        async def write(store: Store, who: str) -> None:
+            for i in range(15):
+                await store.add_turn(
+                    story.id, kind="human", task="write", author_id=1, author_name=who,
+                    text=f"{who} {i}",
+                )  # fmt: skip
+
+        await asyncio.gather(write(bot_side, "discord"), write(play_side, "terminal"))
+        turns = await play_side.turns(story.id)
+    assert len(turns) == 30
+    assert len({t.position for t in turns}) == 30  # no two turns got the same place

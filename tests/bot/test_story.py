@@ -8,8 +8,9 @@ import pytest
 
 from bot.model_client import ModelError, ModelUnavailable
 from bot.store import Store
-from bot.story import Author, StoryError, StoryKey, StoryService, render_recap
+from bot.story import Author, Defaults, StoryError, StoryKey, StoryService, render_recap
 from core.controls import Emotion, Genre, Task
+from core.protocol import TokenizeResponse
 from tests.bot.fake_model import FakeModel
 
 HERE = StoryKey(guild_id=1, channel_id=10)
@@ -213,7 +214,11 @@ async def test_regenerate_a_poem_keeps_its_emotion(service: StoryService, model:
     poem = await service.poem(HERE, ADA, "fear", "Night")
     again = await service.regenerate(HERE, ADA, poem.turn.id)
     assert model.requests[-1].task is Task.POEM and model.requests[-1].emotion is Emotion.FEAR
-    assert again.turn.emotion == "fear"
+    assert model.requests[-1].context == "Night"  # the same title
+    assert again.turn.emotion == "fear" and again.turn.prompt == "Night"
+    untitled = await service.poem(HERE, ADA, "joy")
+    await service.regenerate(HERE, ADA, untitled.turn.id)
+    assert model.requests[-1].context == ""  # not the story's title
 
 
 async def test_undo_hides_only_the_latest_passage(service: StoryService) -> None:
@@ -343,3 +348,38 @@ async def test_pin_checkpoint_loads_it_and_requests_use_it(
 
 async def _noop(text: str) -> None:
     return None
+
+
+async def test_context_is_rechecked_with_the_servers_own_count(store: Store) -> None:
+    class JoinCostsMore(FakeModel):
+        """A tokenizer where joining passages costs extra tokens (20 per paragraph break)."""
+
+        async def tokenize(self, texts: list[str], checkpoint: str | None) -> TokenizeResponse:
+            counted = await super().tokenize(texts, checkpoint)
+            counts = [c + 20 * t.count("\n\n") for c, t in zip(counted.counts, texts, strict=True)]
+            return counted.model_copy(update={"counts": counts})
+
+    model = JoinCostsMore(context_window=400)
+    service = StoryService(store, model, defaults=Defaults(max_new_tokens=100))
+    for i in range(30):
+        await service.write(HERE, ADA, f"passage{i} " + "x " * 9)
+    await service.continue_story(HERE, ADA)
+    context = model.requests[-1].context
+    counted = (await model.tokenize([context], None)).counts[0]
+    assert counted <= 400 - 100 - 96
+    assert "passage29" in context and context.startswith("passage0")
+
+
+async def test_without_a_tokenize_route_the_context_is_estimated(store: Store) -> None:
+    class NoTokenize(FakeModel):
+        async def tokenize(self, texts: list[str], checkpoint: str | None) -> TokenizeResponse:
+            raise ModelError("The model server refused the request: Not Found")
+
+    model = NoTokenize()
+    service = StoryService(store, model)
+    for i in range(300):
+        await service.write(HERE, ADA, f"passage{i} " + "y" * 60)
+    await service.continue_story(HERE, ADA)
+    context = model.requests[-1].context
+    assert context.startswith("passage0 ") and "passage299" in context
+    assert len(context) / 3 <= 1024 - 200 - 96  # the fallback window, ~3 characters a token

@@ -1,0 +1,64 @@
+"""The `make run` launcher: server first, bot (or play) once /health answers, server stopped
+after the bot ends."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parent / "scripts" / "fake_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch(tmp_path: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CAMPFIRE_", "DISCORD_"))
+    }
+    environment.update(env)
+    bot = f"{shlex.quote(sys.executable)} -c 'import sys; print(\"bot ran with\", sys.argv[1:])'"
+    server = f"{shlex.quote(sys.executable)} {shlex.quote(str(SCRIPT))}"
+    return subprocess.run(
+        [sys.executable, "-m", "bot.launcher", "--server", server, "--bot", bot, "--wait", "20",
+         "--", "--log", str(tmp_path / "server.log"), *extra],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+def test_play_without_a_token_then_the_server_is_stopped(tmp_path: Path) -> None:
+    port = free_port()
+    result = launch(tmp_path, CAMPFIRE_SERVER_URL=f"http://127.0.0.1:{port}")
+    assert result.returncode == 0, result.stderr
+    assert "bot ran with ['play']" in result.stdout
+    assert result.stdout.index("is ready") < result.stdout.index("bot ran with")
+    log = (tmp_path / "server.log").read_text().splitlines()
+    assert log == [f"started 127.0.0.1:{port}", "terminated", "stopped"]
+
+
+def test_with_a_token_the_discord_bot_runs(tmp_path: Path) -> None:
+    port = free_port()
+    result = launch(
+        tmp_path, CAMPFIRE_SERVER_URL=f"http://127.0.0.1:{port}", DISCORD_TOKEN="token-from-env"
+    )
+    assert "bot ran with []" in result.stdout
+    assert "token-from-env" not in result.stdout + result.stderr
+
+
+def test_a_server_that_fails_to_start_is_reported(tmp_path: Path) -> None:
+    result = launch(tmp_path, "--fail", CAMPFIRE_SERVER_URL=f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "exited with code 3 before it was ready" in result.stderr
+    assert "bot ran" not in result.stdout

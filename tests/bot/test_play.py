@@ -1,0 +1,215 @@
+"""Play mode: the REPL driven with scripted input over the real services and the fake model,
+and `python -m bot` as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.play import TERMINAL, PlaySession, UsageError, parse_command, run_repl
+from bot.services import Services, build_services
+from bot.settings import BotSettings
+from bot.store import Store
+from core.controls import Emotion, Genre, Task
+from tests.bot.fake_model import FakeModel
+
+
+class Screen:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def out(self, line: str) -> None:
+        self.text += line + "\n"
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+
+@pytest.fixture
+def services(store: Store, model: FakeModel) -> Services:
+    return build_services(BotSettings(_env_file=None, cooldown_seconds=0), store, model)
+
+
+@pytest.fixture
+def screen() -> Screen:
+    return Screen()
+
+
+@pytest.fixture
+def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
+    from bot.story import Author
+
+    return PlaySession(
+        services,
+        author=Author(0, "ada"),
+        out=screen.out,
+        write=screen.write,
+        export_dir=tmp_path,
+    )
+
+
+async def lines(*typed: str) -> AsyncIterator[str]:
+    for line in typed:
+        yield line
+
+
+def test_parse_command_options_then_text() -> None:
+    command = parse_command("/respond genre:horror A knock: at the door", ["genre", "prompt"])
+    assert (command.name, command.options, command.text) == (
+        "respond",
+        {"genre": "horror"},
+        "A knock: at the door",
+    )
+    quoted = parse_command('/poem emotion:joy title:"Good morning"', ["emotion", "title"])
+    assert quoted.options == {"emotion": "joy", "title": "Good morning"} and quoted.text == ""
+    assert parse_command("/story export kept_only:yes", ["kept_only"]).name == "story export"
+    # unknown option names stay text
+    assert parse_command("/write Note: it rained", ["text"]).text == "Note: it rained"
+    with pytest.raises(UsageError, match="start with /"):
+        parse_command("hello")
+
+
+async def test_a_whole_session(
+    session: PlaySession, screen: Screen, model: FakeModel, services: Services, tmp_path: Path
+) -> None:
+    await run_repl(
+        session,
+        lines(
+            "/respond genre:horror A knock at the door",
+            "/write Ada opened it.",
+            "/continue",
+            "/poem emotion:fear Night",
+            "/keep",
+            "/regenerate",
+            "/story show",
+            "/story export",
+            "/quit",
+            "/write never reached",
+        ),
+    )
+    requests = model.requests
+    assert [r.task for r in requests] == [Task.STORY, Task.CONTINUE, Task.POEM, Task.POEM]
+    assert requests[0].genre is Genre.HORROR and requests[0].context == "A knock at the door"
+    assert requests[1].genre is Genre.HORROR  # the story's genre carries on
+    assert requests[2].emotion is Emotion.FEAR and requests[2].context == "Night"
+    recap = await services.stories.show(TERMINAL)
+    texts = [t.text for t in recap.turns]
+    assert len(texts) == 4 and texts[1] == "Ada opened it."
+    assert texts[0] in screen.text and texts[2] in screen.text  # streamed to the screen
+    assert "never reached" not in texts
+    assert "**A knock at the door**" in screen.text and "4 passages" in screen.text
+    exported = (tmp_path / "a-knock-at-the-door.md").read_text()
+    assert exported.startswith("# A knock at the door") and "Ada opened it." in exported
+    assert screen.text.rstrip().endswith("Bye.")
+
+
+async def test_prompts_then_write_this(
+    session: PlaySession, screen: Screen, model: FakeModel, services: Services
+) -> None:
+    await session.handle("/prompt count:2 A dragon")
+    assert "1. A dragon" in screen.text and "2. A dragon" in screen.text
+    await session.handle("/write-this 2")
+    story = (await services.stories.show(TERMINAL)).story
+    assert story.prompt.startswith("A dragon") and model.requests[-1].context == story.prompt
+    await session.handle("/write-this 7")
+    assert "Ask for prompts with /prompt first" in screen.text
+
+
+async def test_mistakes_get_clear_messages_and_the_session_goes_on(
+    session: PlaySession, screen: Screen, model: FakeModel, services: Services
+) -> None:
+    for line in (
+        "/respond A knock",
+        "/respond genre:romance A knock",
+        "/poem emotion:joy " + "t" * 300,
+        "/continue",
+        "/dance",
+        "/settings length:lots",
+        "just words",
+    ):
+        assert await session.handle(line)
+    assert "Give a genre: /respond genre:horror" in screen.text
+    assert "Unknown genre 'romance'; choose one of" in screen.text
+    assert "The title is 300 characters long; the limit is 200" in screen.text
+    assert "There's no story in this channel yet" in screen.text
+    assert "Unknown command /dance. Type /help" in screen.text
+    assert "length must be a whole number, not 'lots'" in screen.text
+    assert "Commands start with /" in screen.text
+    model.go_down()
+    await session.handle("/write Something.")
+    await session.handle("/continue")
+    assert "isn't answering" in screen.text
+    assert [t.text for t in (await services.stories.show(TERMINAL)).turns] == ["Something."]
+
+
+async def test_reset_asks_first(session: PlaySession, screen: Screen, services: Services) -> None:
+    await session.handle("/write One.")
+    await session.handle("/story reset")
+    assert "Reset “One.” (1 passages)? It stays in the archive. [y/N]" in screen.text
+    await session.handle("n")
+    assert "Reset cancelled" in screen.text
+    assert len((await services.stories.show(TERMINAL)).turns) == 1
+    await session.handle("/story reset")
+    await session.handle("y")
+    assert "Reset “One.”" in screen.text
+    await session.handle("/story show")
+    assert "There's no story in this channel yet" in screen.text
+
+
+async def test_admin_commands_work_locally(
+    session: PlaySession, screen: Screen, model: FakeModel
+) -> None:
+    await session.handle("/checkpoint list")
+    assert "tiny (default, loaded)" in screen.text and "broken (unusable" in screen.text
+    await session.handle("/checkpoint use name:tiny-chat")
+    await session.handle("/settings length:77 temperature:0.3")
+    assert "length 77 tokens, temperature 0.3" in screen.text
+    await session.handle("/respond genre:drama X")
+    assert model.requests[-1].checkpoint == "tiny-chat"
+    assert model.requests[-1].max_new_tokens == 77
+
+
+def _run_cli(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CAMPFIRE_", "DISCORD_"))
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_without_a_token_the_bot_says_to_use_play(tmp_path: Path) -> None:
+    result = _run_cli([], tmp_path)
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN is not set" in result.stderr and "campfire-bot play" in result.stderr
+
+
+def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
+    result = _run_cli(["play"], tmp_path, CAMPFIRE_COOLDOWN_SECONDS="soon")
+    assert result.returncode == 2
+    assert "CAMPFIRE_COOLDOWN_SECONDS" in result.stderr
+
+
+def test_play_process_keeps_the_story_in_the_sqlite_file(tmp_path: Path) -> None:
+    # No model server is running: writing works, the model commands say what is wrong.
+    env = {"CAMPFIRE_DB": str(tmp_path / "c.db"), "CAMPFIRE_SERVER_URL": "http://127.0.0.1:9"}
+    first = _run_cli(["play"], tmp_path, "/write The door creaked.\n/continue\n", **env)
+    assert first.returncode == 0, first.stderr
+    assert "isn't answering" in first.stdout
+    second = _run_cli(["play", "--name", "bo"], tmp_path, "/story show\n/quit\n", **env)
+    assert "The door creaked." in second.stdout and "1 passages" in second.stdout
