@@ -16,7 +16,9 @@ from tests.e2e.chat import CRASH_SIGNS, command
 from tests.e2e.stack import Stack, assert_clean
 from tests.fakes.discord_server import Channel, RemoteFakeDiscord
 
-Expect = Literal["refused", "accepted", "either"]
+# refused: a private message saying what is wrong, nothing stored; accepted: one turn stored;
+# answered: a public answer that stores no turn (/prompt); either: no crash, at most one turn.
+Expect = Literal["refused", "accepted", "answered", "either"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ CASES = [
     Case(
         "like-wildcards", "write", {"text": "%_%' ESCAPE '\\' ; SELECT * FROM stories"}, "accepted"
     ),
+    Case(
+        "mentions-in-generated-prompts",
+        "prompt",
+        {"topic": "@everyone <@&{role}> <@{member}>", "count": 2},
+        "answered",
+    ),
     Case("unknown-option", "respond", {"genre": "drama", "evil": "x"}, "either"),
     Case("emoji-zwj-flood", "write", {"text": "\U0001f469\u200d\U0001f4bb" * 300}, "either"),
 ]
@@ -134,6 +142,9 @@ async def test_hostile_command_input(
         assert len(added) == 1, reply.text
         if case.command == "write":
             assert added[0].text == options["text"].strip()
+    elif case.expect == "answered":
+        assert not reply.ephemeral and added == [], reply.text
+        assert "@everyone" in reply.text  # the generated text echoes the mention, harmlessly
     else:
         assert len(added) <= 1
     assert after[: len(before)] == before

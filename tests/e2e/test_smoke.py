@@ -103,3 +103,47 @@ async def test_the_story_survives_restarting_the_bot_and_then_the_server(
     assert shows(continued, after_server[3].text)
     assert storydb.problems(db) == []
     await assert_clean(stack, fake)
+
+
+async def test_a_thread_keeps_its_own_story_streamed_and_long_recaps_use_followups(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel
+) -> None:
+    assert fake.member is not None
+    db = stack.bot.db_path
+    await command(fake, "write", {"text": "In the channel."}, user=fake.member, channel=channel)
+    thread = await fake.create_thread(channel, "Side story", author=fake.member)
+
+    opened = await command(
+        fake,
+        "respond",
+        {"genre": "sci_fi", "prompt": "In the thread."},
+        user=fake.member,
+        channel=thread,
+    )
+    assert opened.message.channel_id == thread.id
+    streamed = [r.content for r in opened.message.revisions if r.content.rstrip().endswith("▌")]
+    assert streamed, "the passage was not streamed into the message"
+    (in_thread,) = storydb.turns(db, thread.id)
+    assert shows(opened, in_thread.text)
+    assert [t.text for t in storydb.turns(db, channel.id)] == ["In the channel."]
+
+    # A recap longer than one Discord message goes on in followups.
+    long_passage = " ".join(f"word{n}" for n in range(500))  # about 3,400 characters
+    written = await command(fake, "write", {"text": long_passage}, user=fake.member, channel=thread)
+    assert not written.ephemeral, written.text
+    recap = await fake.slash("story show", user=fake.member, channel=thread)
+    first = await fake.wait_for_original(recap, timeout=30)
+    more = await fake.wait_for_followup(recap, timeout=30)
+    assert len(first.content) <= 2000 and len(more.content) <= 2000
+    assert "word499" in "".join(m.content for m in [first, *await fake.followups(recap)])
+
+    # The gateway drops; the bot resumes its session and keeps answering.
+    await fake.disconnect(4000)
+
+    async def resumed() -> bool:
+        return any(s["connected"] and s["resumes"] >= 1 for s in await fake.sessions())
+
+    await fake.wait_for(resumed, timeout=30, what="the bot resuming its gateway session")
+    again = await command(fake, "continue", {}, user=fake.member, channel=thread)
+    assert not again.ephemeral and len(storydb.turns(db, thread.id)) == 3
+    await assert_clean(stack, fake)
