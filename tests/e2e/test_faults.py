@@ -18,15 +18,14 @@ import httpx
 import pytest
 
 from tests.e2e import storydb
-from tests.e2e.chat import CRASH_SIGNS, Reply, answer_of, command, text_streamed
+from tests.e2e.chat import CRASH_SIGNS, command, text_streamed
+from tests.e2e.faults import assert_clear_message, kill_server_mid_answer
 from tests.e2e.processes import Secrets, ServerProcess
 from tests.e2e.stack import Stack, StackFactory, assert_clean
 from tests.fakes.discord_server import Channel, Member, RemoteFakeDiscord
 
 ORIGINAL = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original"
 CALLBACK = "POST /interactions/{webhook_id}/{webhook_token}/callback"
-# Says that the model server is the trouble (not the generic "something went wrong").
-SERVER_TROUBLE = re.compile(r"model server", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +90,6 @@ async def _story_so_far(fake: RemoteFakeDiscord, channel: Channel, user: Member)
     await command(fake, "write", {"text": "The letter was unsigned."}, user=user, channel=channel)
 
 
-def assert_clear_message(reply: Reply, pattern: re.Pattern[str] = SERVER_TROUBLE) -> None:
-    assert pattern.search(reply.text), f"unclear message: {reply.text!r}"
-    assert not CRASH_SIGNS.search(reply.text), reply.text
-
-
 async def test_model_server_killed_mid_generation_then_restarted(
     stack: Stack, fake: RemoteFakeDiscord, channel: Channel
 ) -> None:
@@ -103,13 +97,7 @@ async def test_model_server_killed_mid_generation_then_restarted(
     db = stack.bot.db_path
     await _story_so_far(fake, channel, fake.member)
     before = storydb.turns(db, channel.id)
-    assert len(before) == 2
-
-    interaction = await fake.slash("continue", {}, user=fake.member, channel=channel)
-    await fake.wait_for_original(interaction, text_streamed, timeout=30)
-    stack.server.kill()
-    reply = await answer_of(fake, interaction, timeout=60)
-    assert_clear_message(reply)
+    await kill_server_mid_answer(stack, fake, channel, fake.member)
     assert storydb.turns(db, channel.id) == before  # no half-written turn
 
     # While the server is down, a command says so at once instead of hanging.
@@ -120,7 +108,7 @@ async def test_model_server_killed_mid_generation_then_restarted(
     stack.server.start_and_wait()
     again = await command(fake, "continue", {}, user=fake.member, channel=channel, timeout=60)
     after = storydb.turns(db, channel.id)
-    assert after[:2] == before and len(after) == 3
+    assert after[: len(before)] == before and len(after) == len(before) + 1
     assert " ".join(after[2].text.split())[:40] in " ".join(again.text.split())
     assert storydb.problems(db) == []
     await assert_clean(stack, fake)
@@ -141,13 +129,14 @@ async def test_bot_killed_mid_command_then_restarted(
 
     assert storydb.problems(db) == []
     survived = storydb.turns(db, channel.id)
-    assert survived == before, "a killed command must leave no partial or extra turn"
+    # The turn is stored whole once the model has finished, or not at all.
+    assert survived[: len(before)] == before and len(survived) - len(before) in (0, 1)
     shown = await command(fake, "story show", {}, user=fake.member, channel=channel)
     assert "The letter was unsigned." in shown.text
 
     await command(fake, "continue", {}, user=fake.member, channel=channel, timeout=60)
     after = storydb.turns(db, channel.id)
-    assert after[:2] == before and len(after) == 3
+    assert after[: len(survived)] == survived and len(after) == len(survived) + 1
     assert storydb.positions_are_contiguous(db, channel.id)
     await assert_clean(stack, fake)
 

@@ -1,0 +1,43 @@
+"""Fault injection shared by the fault tests and the soak tests."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e import storydb
+from tests.e2e.chat import CRASH_SIGNS, Reply, answer_of, text_streamed
+from tests.e2e.stack import Stack
+from tests.fakes.discord_server import Channel, Member, RemoteFakeDiscord
+
+# Says that the model server is the trouble (not the generic "something went wrong").
+SERVER_TROUBLE = re.compile(r"model server", re.IGNORECASE)
+
+
+def assert_clear_message(reply: Reply, pattern: re.Pattern[str] = SERVER_TROUBLE) -> None:
+    assert pattern.search(reply.text), f"unclear message: {reply.text!r}"
+    assert not CRASH_SIGNS.search(reply.text), reply.text
+
+
+async def kill_server_mid_answer(
+    stack: Stack, fake: RemoteFakeDiscord, channel: Channel, user: Member, *, tries: int = 4
+) -> Reply:
+    """SIGKILL the model server while a passage streams into Discord; the answer the person
+    then sees. The tiny model sometimes ends a passage within a few tokens, before the kill
+    lands: then that passage is a whole turn, and the test tries again with a new command."""
+    db = stack.bot.db_path
+    for _ in range(tries):
+        before = storydb.turns(db, channel.id)
+        interaction = await fake.slash("continue", {}, user=user, channel=channel)
+        await fake.wait_for_original(interaction, text_streamed, timeout=30)
+        stack.server.kill()
+        reply = await answer_of(fake, interaction, timeout=60)
+        after = storydb.turns(db, channel.id)
+        if reply.ephemeral:
+            assert_clear_message(reply)
+            assert after == before, "a failed passage must leave no turn behind"
+            return reply
+        # Finished before the kill: exactly one whole turn, the one shown.
+        assert after[: len(before)] == before and len(after) == len(before) + 1
+        assert " ".join(after[-1].text.split())[:40] in " ".join(reply.text.split())
+        stack.server.start_and_wait()
+    raise AssertionError(f"every one of {tries} passages ended before the server was killed")
