@@ -57,8 +57,14 @@ async def test_a_database_locked_for_longer_than_the_retries_gets_a_clear_messag
     holder.start()
     try:
         assert locked.wait(10)
+        # The store waits out a lock for about half a minute (busy timeout and retries).
         reply = await command(
-            fake, "write", {"text": "During the lock."}, user=fake.member, channel=channel
+            fake,
+            "write",
+            {"text": "During the lock."},
+            user=fake.member,
+            channel=channel,
+            timeout=60,
         )
         assert reply.ephemeral and re.search(r"busy|again|moment", reply.text, re.I), reply.text
         assert not CRASH_SIGNS.search(reply.text)
