@@ -165,6 +165,9 @@ def baseline(folder: Path, requests: int, max_new_tokens: int) -> tuple[float, i
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     tokens = 0
+    with torch.inference_mode():
+        warm = tokenizer("Once upon a time", return_tensors="pt")
+        model.generate(**warm, max_new_tokens=2, do_sample=False)  # first-call costs aside
     started = time.perf_counter()
     with torch.inference_mode():
         for i in range(requests):

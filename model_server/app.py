@@ -308,7 +308,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def state() -> ServerState:
         current = holder.get("state")
         if current is None:
-            raise ApiError(503, "the server is starting; retry shortly", type="overloaded_error")
+            raise ApiError(
+                503,
+                "the server is starting; retry shortly",
+                type="overloaded_error",
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
         return current
 
     def _presented_key(request: Request) -> str | None:
@@ -440,12 +445,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
             raise ApiError(422, str(exc), field="name", type="checkpoint_error") from None
         return CheckpointList(checkpoints=registry.list_info())
 
-    wrapped: Any = app
     app.add_middleware(_Utf8Guard)
     app.add_middleware(
         _RequestMetrics, metrics=lambda: holder["state"].metrics if "state" in holder else None
     )
-    return wrapped
+    return app
 
 
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -296,9 +296,15 @@ class GenerationService:
                 422, f"stop takes 1 to {MAX_STOP_STRINGS} non-empty strings", field="stop"
             )
         _check_stops(stops)
-        self._check_caps(
-            max_new_tokens=request.max_tokens, n=request.n * len(prompts), field_tokens="max_tokens"
-        )
+        self._check_caps(max_new_tokens=request.max_tokens, n=request.n, field_tokens="max_tokens")
+        most = min(self.settings.max_n, self.settings.max_batch_size)
+        if request.n * len(prompts) > most:
+            raise ApiError(
+                422,
+                f"n x prompts is {request.n} x {len(prompts)} = {request.n * len(prompts)} "
+                f"completions; this server makes at most {most} per request",
+                field="n",
+            )
         for text in prompts:
             if len(text) > min(self.settings.max_input_chars, MAX_TEXT_CHARS):
                 raise ApiError(

@@ -8,7 +8,7 @@ token (`<|...`) is held until it is certain.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from core.prompt_format import neutralise
 
@@ -41,7 +41,7 @@ class TextTracker:
         self._raw = ""
         self.emitted = 0
         self.text = ""
-        self.reason: str | None = None
+        self.reason: Literal["end", "stop"] | None = None
 
     def _decode(self, ids: list[int]) -> str:
         text: str = self._tokenizer.decode(ids, skip_special_tokens=True)

@@ -49,6 +49,7 @@ HOSTILE: list[tuple[str, bytes | dict[str, object], int, str | None, str]] = [
     ("/v1/completions", {"prompt": "hi", "max_tokens": 99999}, 422, "max_tokens", "at most"),
     ("/v1/completions", {"prompt": "hi", "model": "gpt-4"}, 404, "model", "no checkpoint"),
     ("/v1/completions", {"prompt": []}, 422, "prompt", "empty"),
+    ("/v1/completions", {"prompt": ["a"] * 5, "n": 2}, 422, "n", "2 x 5 = 10"),
     ("/v1/completions", {"max_tokens": 5}, 422, "prompt", "required"),
     ("/v1/completions", {"prompt": "hi", "stop": ["", "x"]}, 422, "stop", "non-empty"),
     ("/v1/tokenize", {"texts": []}, 422, "texts", "at least 1"),

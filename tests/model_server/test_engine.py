@@ -191,3 +191,69 @@ async def test_out_of_memory_splits_the_batch_and_fails_nothing(
     assert engine.health().stats.max_rows_in_step <= 2
     assert [r[0].finish_reason for r in results] == ["length"] * 5
     assert len({r[0].text for r in results}) == 1, "greedy rows agree however they were split"
+
+
+async def test_greedy_rows_match_transformers_generate(make_engine, tiny_weights, prompt_ids):
+    """Left padding, joining and dropping rows change nothing: each greedy row equals what
+    transformers' own generate() writes for that prompt alone."""
+    tokenizer, model = tiny_weights.tokenizer, tiny_weights.model
+    prompts = [prompt_ids, prompt_ids[:4], prompt_ids[:11] + prompt_ids[2:6]]
+    expected = []
+    for ids in prompts:
+        with torch.inference_mode():
+            out = model.generate(
+                torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                max_new_tokens=20,
+                do_sample=False,
+                suppress_tokens=[
+                    i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id
+                ],
+            )
+        expected.append(tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True))
+    engine = make_engine(batch_wait_ms=0)
+    first = asyncio.create_task(run(engine, prompts[0], max_new_tokens=20, temperature=0))
+    await wait_until(lambda: engine.health().running_rows > 0)
+    rest = await asyncio.gather(
+        *(run(engine, ids, max_new_tokens=20, temperature=0) for ids in prompts[1:])
+    )
+    texts = [(await first)[0].text] + [rows[0].text for rows in rest]
+    assert texts == expected
+
+
+@pytest.mark.gpu
+async def test_the_engine_runs_on_cuda(make_engine, tiny_checkpoint, tiny_manifest, prompt_ids):
+    from model_server.quantization import load_weights
+
+    on_cpu = await run(make_engine(), prompt_ids, n=2, max_new_tokens=16, temperature=0)
+    weights = load_weights(tiny_checkpoint, "cuda", "none")
+    config = EngineConfig(
+        context_window=tiny_manifest.context_window, end_marker=tiny_manifest.end_marker
+    )
+    engine = MicroBatchEngine(weights.model, weights.tokenizer, config)
+    try:
+        seeded = {"max_new_tokens": 16, "temperature": 1.0, "seed": 3}
+        on_cuda, sampled, _companion = await asyncio.gather(
+            run(engine, prompt_ids, n=2, max_new_tokens=16, temperature=0),
+            run(engine, prompt_ids, **seeded),
+            run(engine, prompt_ids[:6], **seeded),
+        )
+        assert [r.text for r in on_cuda] == [r.text for r in on_cpu]
+        assert (await run(engine, prompt_ids, **seeded))[0].text == sampled[0].text
+    finally:
+        engine.close()
+
+
+async def test_top_k_and_top_p_bound_the_sampling(make_engine, prompt_ids):
+    engine = make_engine()
+    greedy = (await run(engine, prompt_ids, max_new_tokens=20, temperature=0))[0].text
+    hot = {"max_new_tokens": 20, "temperature": 1.5, "seed": 17}
+    top1, nucleus, wide_k, full = await asyncio.gather(
+        run(engine, prompt_ids, **hot, top_k=1),
+        run(engine, prompt_ids, **hot, top_p=1e-6),
+        run(engine, prompt_ids, **hot, top_k=300, top_p=0.9),  # past the shortlist: full sort
+        run(engine, prompt_ids, **hot, top_p=1.0),
+    )
+    assert top1[0].text == greedy and nucleus[0].text == greedy
+    assert wide_k[0].tokens > 0 and full[0].tokens > 0
+    assert full[0].text != greedy, "plain sampling at temperature 1.5 wanders off"
