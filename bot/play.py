@@ -198,13 +198,14 @@ class PlaySession:
 
         async def on_text(text: str) -> None:
             nonlocal printed
-            self.write(text[printed:])
-            printed = len(text)
+            shown = text.lstrip()
+            self.write(shown[printed:])
+            printed = len(shown)
 
         passage = await make(on_text)
         if printed:
             self.write("\n")
-        self._show_passage(passage, streamed=printed == len(passage.turn.text))
+        self._show_passage(passage, streamed=printed > 0)
 
     def _show_passage(self, passage: Passage, *, streamed: bool) -> None:
         if not streamed:

@@ -254,7 +254,7 @@ class Store:
     ) -> None:
         await self.close()
 
-    # --- plumbing --------------------------------------------------------------------------
+    # --- plumbing (also for features that add tables) ----------------------------------------
 
     async def _retry(self, operation: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(self._lock_retries + 1):
@@ -266,8 +266,11 @@ class Store:
                 await asyncio.sleep(self._retry_delay * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run `work` in one write transaction (BEGIN IMMEDIATE), retried when locked."""
+    async def transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction (BEGIN IMMEDIATE), retried when locked.
+
+        The way for a feature with tables of its own (added by a new Migration) to write:
+        `await store.transaction(lambda db: db.execute("INSERT ...", params))`."""
 
         async def attempt() -> T:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -283,7 +286,9 @@ class Store:
         async with self._write_lock:
             return await self._retry(attempt)
 
-    async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        """One row of a read query (retried while the file is locked)."""
+
         async def run() -> tuple[Any, ...] | None:
             async with self._db.execute(sql, tuple(params)) as cursor:
                 row = await cursor.fetchone()
@@ -291,7 +296,9 @@ class Store:
 
         return await self._retry(run)
 
-    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of a read query (retried while the file is locked)."""
+
         async def run() -> list[tuple[Any, ...]]:
             async with self._db.execute(sql, tuple(params)) as cursor:
                 rows = await cursor.fetchall()
@@ -327,16 +334,16 @@ class Store:
                     (m.version, m.description, _now()),
                 )
 
-            await self._transaction(apply)
+            await self.transaction(apply)
 
     async def schema_version(self) -> int:
-        row = await self._fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        row = await self.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         return int(row[0]) if row else 0
 
     # --- stories ---------------------------------------------------------------------------
 
     async def active_story(self, guild_id: int, channel_id: int) -> Story | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {_STORY_COLUMNS} FROM stories "
             "WHERE guild_id = ? AND channel_id = ? AND ended_at IS NULL",
             (guild_id, channel_id),
@@ -344,9 +351,7 @@ class Store:
         return None if row is None else _story(row)
 
     async def story(self, story_id: int) -> Story | None:
-        row = await self._fetchone(
-            f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,)
-        )
+        row = await self.fetchone(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,))
         return None if row is None else _story(row)
 
     async def start_story(
@@ -376,7 +381,7 @@ class Store:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
-        story_id = await self._transaction(work)
+        story_id = await self.transaction(work)
         story = await self.story(story_id)
         assert story is not None
         return story
@@ -391,19 +396,19 @@ class Store:
             )
             return cursor.rowcount > 0
 
-        return await self._transaction(work)
+        return await self.transaction(work)
 
     async def set_story_genre(self, story_id: int, genre: str | None) -> None:
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("UPDATE stories SET genre = ? WHERE id = ?", (genre, story_id))
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def set_story_title(self, story_id: int, title: str) -> None:
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("UPDATE stories SET title = ? WHERE id = ?", (title, story_id))
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     # --- turns -----------------------------------------------------------------------------
 
@@ -467,26 +472,26 @@ class Store:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
-        turn_id = await self._transaction(work)
+        turn_id = await self.transaction(work)
         turn = await self.turn(turn_id)
         assert turn is not None
         return turn
 
     async def turn(self, turn_id: int) -> Turn | None:
-        row = await self._fetchone(f"SELECT {_TURN_COLUMNS} FROM turns WHERE id = ?", (turn_id,))
+        row = await self.fetchone(f"SELECT {_TURN_COLUMNS} FROM turns WHERE id = ?", (turn_id,))
         return None if row is None else _turn(row)
 
     async def turns(self, story_id: int, *, include_hidden: bool = False) -> list[Turn]:
         """The story's turns in story order (shown ones only unless include_hidden)."""
         where = "" if include_hidden else " AND status = 'shown'"
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE story_id = ?{where} ORDER BY position, id",
             (story_id,),
         )
         return [_turn(row) for row in rows]
 
     async def last_turn(self, story_id: int) -> Turn | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE story_id = ? AND status = 'shown' "
             "ORDER BY position DESC, id DESC LIMIT 1",
             (story_id,),
@@ -497,13 +502,13 @@ class Store:
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("UPDATE turns SET status = ? WHERE id = ?", (status, turn_id))
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def set_kept(self, turn_id: int, kept: bool) -> None:
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("UPDATE turns SET kept = ? WHERE id = ?", (int(kept), turn_id))
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def add_turn_messages(self, turn_id: int, message_ids: Sequence[int]) -> None:
         """Record the messages showing a turn (in order), replacing any recorded before."""
@@ -517,16 +522,16 @@ class Store:
                     (message_id, turn_id, part),
                 )
 
-        await self._transaction(work)
+        await self.transaction(work)
 
     async def turn_message_ids(self, turn_id: int) -> list[int]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT message_id FROM turn_messages WHERE turn_id = ? ORDER BY part", (turn_id,)
         )
         return [int(row[0]) for row in rows]
 
     async def turn_for_message(self, message_id: int) -> Turn | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT turn_id FROM turn_messages WHERE message_id = ?", (message_id,)
         )
         return None if row is None else await self.turn(int(row[0]))
@@ -548,14 +553,14 @@ class Store:
                 ids.append(cursor.lastrowid)
             return ids
 
-        ids = await self._transaction(work)
+        ids = await self.transaction(work)
         return [
             SavedPrompt(i, guild_id, channel_id, t, checkpoint)
             for i, t in zip(ids, texts, strict=True)
         ]
 
     async def prompt(self, prompt_id: int) -> SavedPrompt | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT id, guild_id, channel_id, text, checkpoint FROM prompts WHERE id = ?",
             (prompt_id,),
         )
@@ -564,14 +569,14 @@ class Store:
     # --- settings --------------------------------------------------------------------------
 
     async def guild_settings(self, guild_id: int) -> ScopeSettings:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {', '.join(SETTING_NAMES)} FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
         )
         return ScopeSettings() if row is None else ScopeSettings(*row)
 
     async def channel_settings(self, channel_id: int) -> ScopeSettings:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {', '.join(SETTING_NAMES)} FROM channel_settings WHERE channel_id = ?",
             (channel_id,),
         )
@@ -603,7 +608,7 @@ class Store:
                 # name is checked against SETTING_NAMES above, so it is safe in the SQL text.
                 await db.execute(f"UPDATE {table} SET {name} = ? WHERE {key_sql}", (value, key))
 
-        await self._transaction(work)
+        await self.transaction(work)
         if scope == "server":
             return await self.guild_settings(guild_id)
         return await self.channel_settings(channel_id)

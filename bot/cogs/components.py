@@ -99,13 +99,21 @@ async def regenerate(interaction: discord.Interaction[Any], turn_id: int) -> Non
         view_for_passage,
         restore=restore,
     )
-    if passage is None or interaction.channel is None or message is None:
+    if passage is not None:
+        # The clicked message now shows the new version; the old version's other parts go.
+        await delete_other_parts(interaction, old_ids)
+
+
+async def delete_other_parts(interaction: discord.Interaction[Any], message_ids: list[int]) -> None:
+    """Delete the parts of a long passage other than the clicked message (best effort)."""
+    channel = interaction.channel
+    clicked = interaction.message.id if interaction.message else None
+    if channel is None or not hasattr(channel, "get_partial_message"):
         return
-    # The other messages of the old version go; the clicked one now shows the new version.
-    for message_id in old_ids:
-        if message_id != message.id and hasattr(interaction.channel, "get_partial_message"):
+    for message_id in message_ids:
+        if message_id != clicked:
             with suppress(discord.HTTPException):
-                await interaction.channel.get_partial_message(message_id).delete()
+                await channel.get_partial_message(message_id).delete()
 
 
 async def continue_from(interaction: discord.Interaction[Any], turn_id: int) -> None:
@@ -139,6 +147,7 @@ async def undo(interaction: discord.Interaction[Any], turn_id: int) -> None:
 
     async def work() -> None:
         turn = await services.stories.undo(story_key(interaction), turn_id)
+        await delete_other_parts(interaction, await services.store.turn_message_ids(turn.id))
         await interaction.edit_original_response(
             content=f"*Undone by {interaction.user.display_name}: this passage is no longer part "
             "of the story.*",

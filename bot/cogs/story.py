@@ -85,7 +85,8 @@ class StoryCog(commands.Cog):
         stories = self.services.stories
         try:
             checked = coerce_genre(genre)
-            assert checked is not None
+            if checked is None:
+                raise StoryError("Choose a genre for /respond.")
             prompt = stories.limits.check_prompt(prompt)
         except StoryError as error:
             return await self._refuse(interaction, error)

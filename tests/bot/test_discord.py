@@ -611,3 +611,31 @@ async def test_two_commands_in_one_channel_queue_in_order(world: World) -> None:
     # the second continued after the first: its context ends with the first's passage
     assert world.model.requests[-1].context.endswith(shown[1])
     assert held == ["held"]  # the second never waited at the model: it waited for the story
+
+
+async def test_regenerating_a_long_passage_replaces_all_its_messages(world: World) -> None:
+    world.model.texts = [" ".join(f"old{i}" for i in range(700)), "A short new version."]
+    first = await world.member.slash(world.channel, "respond", genre="action")
+    old = [first.response, *first.followups]
+    assert len(old) == 3 and old[-1] is not None
+    await world.member.click(old[-1], label="Regenerate")  # the buttons sit on the last part
+    remaining = {m.id for m in world.channel.history()}
+    assert old[-1].id in remaining
+    assert not ({m.id for m in old[:-1] if m} & remaining)  # the other parts are gone
+    message = world.env.backend.get_message(world.channel.id, old[-1].id)
+    assert message.content == "A short new version." and message.components
+    story = await world.services.store.active_story(world.guild.id, world.channel.id)
+    assert story is not None
+    turn = (await world.services.store.turns(story.id))[0]
+    assert await world.services.store.turn_message_ids(turn.id) == [old[-1].id]
+
+
+async def test_undoing_a_long_passage_removes_all_its_parts(world: World) -> None:
+    world.model.texts = [" ".join(f"part{i}" for i in range(700))]
+    first = await world.member.slash(world.channel, "respond", genre="action")
+    old = [first.response, *first.followups]
+    assert len(old) == 3 and old[-1] is not None
+    await world.member.click(old[-1], label="Undo")
+    remaining = {m.id for m in world.channel.history()}
+    assert remaining == {old[-1].id}
+    assert await world.shown() == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SCRIPT = Path(__file__).parent / "scripts" / "fake_server.py"
@@ -62,3 +64,36 @@ def test_a_server_that_fails_to_start_is_reported(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "exited with code 3 before it was ready" in result.stderr
     assert "bot ran" not in result.stdout
+
+
+def test_ctrl_c_stops_the_bot_and_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CAMPFIRE_", "DISCORD_"))
+    }
+    environment["CAMPFIRE_SERVER_URL"] = f"http://127.0.0.1:{port}"
+    ready = tmp_path / "bot-started"
+    bot = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
+        f"import pathlib, time; pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"
+    )
+    server = f"{shlex.quote(sys.executable)} {shlex.quote(str(SCRIPT))}"
+    with open(tmp_path / "out.txt", "w") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "bot.launcher", "--server", server, "--bot", bot,
+             "--", "--log", str(tmp_path / "server.log")],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=environment,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while not ready.exists():
+                assert launcher.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+            launcher.wait(30)
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+    log = (tmp_path / "server.log").read_text().splitlines()
+    assert log[-2:] == ["terminated", "stopped"]
+    assert "Stopping the model server" in (tmp_path / "out.txt").read_text()

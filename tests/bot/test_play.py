@@ -213,3 +213,12 @@ def test_play_process_keeps_the_story_in_the_sqlite_file(tmp_path: Path) -> None
     assert "isn't answering" in first.stdout
     second = _run_cli(["play", "--name", "bo"], tmp_path, "/story show\n/quit\n", **env)
     assert "The door creaked." in second.stdout and "1 passages" in second.stdout
+
+
+async def test_a_streamed_passage_is_printed_once(
+    session: PlaySession, screen: Screen, model: FakeModel
+) -> None:
+    model.texts = ["  The knocking started at midnight."]  # the server keeps a leading space
+    await session.handle("/respond genre:horror A knock")
+    assert screen.text.count("The knocking started at midnight.") == 1
+    assert screen.text.startswith("The knocking started at midnight.\n-- passage 1")

@@ -197,3 +197,20 @@ async def test_two_programs_on_one_file_both_write(tmp_path: Path) -> None:
         turns = await play_side.turns(story.id)
     assert len(turns) == 30
     assert len({t.position for t in turns}) == 30  # no two turns got the same place
+
+
+async def test_a_feature_adds_its_own_table_and_queries_it(tmp_path: Path) -> None:
+    lore = Migration(
+        MIGRATIONS[-1].version + 1,
+        "lore entries",
+        "CREATE TABLE lore (story_id INTEGER REFERENCES stories (id), entry TEXT NOT NULL);",
+    )
+    async with await Store.open(tmp_path / "c.db", migrations=(*MIGRATIONS, lore)) as store:
+        story = await store.start_story(1, 10)
+
+        async def add(db: aiosqlite.Connection) -> None:
+            await db.execute("INSERT INTO lore VALUES (?, ?)", (story.id, "The lighthouse is red."))
+
+        await store.transaction(add)
+        rows = await store.fetchall("SELECT entry FROM lore WHERE story_id = ?", (story.id,))
+    assert rows == [("The lighthouse is red.",)]
