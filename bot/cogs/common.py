@@ -14,6 +14,7 @@ import discord
 
 from bot.model_client import ModelClientError
 from bot.services import Services
+from bot.store import StoreBusy
 from bot.story import Author, OnText, Passage, StoryError, StoryKey, user_message
 from bot.text import DISCORD_LIMIT, split_message
 
@@ -174,7 +175,7 @@ async def run_generation(
     live = LiveMessage(interaction, services.settings.stream_edit_interval)
     try:
         passage = await generate(live.on_text)
-    except (StoryError, ModelClientError) as error:
+    except (StoryError, ModelClientError, StoreBusy) as error:
         services.cooldowns.release(interaction.user.id)
         if restore is not None:
             with suppress(discord.HTTPException):
@@ -214,7 +215,7 @@ async def guard(
     "thinking" placeholder, when there is one, is removed). True when work succeeded."""
     try:
         await work()
-    except (StoryError, ModelClientError) as error:
+    except (StoryError, ModelClientError, StoreBusy) as error:
         if placeholder:
             await fail_deferred(interaction, user_message(error))
         else:
