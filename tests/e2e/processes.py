@@ -418,13 +418,13 @@ def bot_process(
             "CAMPFIRE_DEFAULT_MAX_TOKENS": "24",
             "CAMPFIRE_STREAM_EDIT_INTERVAL": "0.2",
             "CAMPFIRE_REQUEST_TIMEOUT": "30",
-            **(settings or {}),
         }
     )
     if server.api_key:
         env["CAMPFIRE_API_KEY"] = server.api_key
     if admin_key or server.admin_key:
         env["CAMPFIRE_ADMIN_KEY"] = admin_key or server.admin_key or ""
+    env.update(settings or {})  # a test's own settings win, keys included
     return BotProcess(
         name=name,
         argv=[sys.executable, "-m", "bot"],

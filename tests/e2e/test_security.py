@@ -11,7 +11,7 @@ import pytest
 from tests.e2e import storydb
 from tests.e2e.chat import CRASH_SIGNS, command
 from tests.e2e.processes import Secrets, ServerProcess, find_secrets
-from tests.e2e.stack import Stack, assert_clean
+from tests.e2e.stack import Stack, StackFactory, assert_clean
 from tests.fakes.discord_server import Channel, CommandNotPermitted, RemoteFakeDiscord
 
 ADMIN_COMMANDS = [
@@ -151,3 +151,27 @@ async def test_per_user_rate_limit_holds_and_is_per_user(
             fake, "settings", {"scope": "channel", "cooldown": 0}, user=fake.admin, channel=channel
         )
     await assert_clean(stack, fake)
+
+
+async def test_a_bot_with_the_wrong_key_says_so_and_shows_no_key(
+    e2e_factory: StackFactory, e2e_secrets: Secrets, model_server: ServerProcess
+) -> None:
+    wrong = "campfire-api-wrong-5f1c0ffee5f1c0ffee"
+    stack = e2e_factory.build(
+        "wrong-key", server=model_server, keys=e2e_secrets, bot_settings={"CAMPFIRE_API_KEY": wrong}
+    )
+    try:
+        async with RemoteFakeDiscord(stack.fake_process.base_url) as fake:
+            assert fake.member is not None and fake.channel is not None
+            reply = await command(
+                fake, "respond", {"genre": "horror"}, user=fake.member, channel=fake.channel
+            )
+            assert reply.ephemeral and re.search(r"\bkey\b", reply.text), reply.text
+            assert "CAMPFIRE_API_KEY" in reply.text  # says what an admin should fix
+            assert storydb.turns(stack.bot.db_path, fake.channel.id) == []
+            texts = [(f"message {m.id}", m.content) for m in await fake.messages()]
+            assert find_secrets([*texts, ("bot.log", stack.bot.log_text())], [wrong]) == []
+            await assert_clean(stack, fake)
+    finally:
+        stack.bot.terminate()
+        stack.fake_process.terminate()
