@@ -5,6 +5,7 @@ button. Waits are generous (a loaded 2-core CI box) but end with a message sayin
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Mapping
@@ -71,11 +72,24 @@ class Reply:
 
 # The bot ends a message that text is still streaming into with a cursor.
 STREAMING_CURSOR = "▌"
+# What the bot says, privately, when the model ended its answer before writing anything. The
+# tiny random test model does that about once in fifty answers; a person would just try again.
+NOTHING_WRITTEN = "The model wrote nothing"
+TRIES = 4
 
 
 def text_streamed(message: Message) -> bool:
     """The bot has shown part of an answer: the generation is under way."""
-    return not message.loading and bool(message.content.strip())
+    return not message.loading and bool(message.content.replace(STREAMING_CURSOR, "").strip())
+
+
+def nothing_written(fake: RemoteFakeDiscord, interaction_id: int) -> bool:
+    """The bot answered the interaction with "the model wrote nothing"."""
+    record = fake.mirror_interactions.get(interaction_id)
+    if record is None:
+        return False
+    ids = {record.original_message_id, *record.followup_message_ids}
+    return any(NOTHING_WRITTEN in m.content for m in fake.mirror_messages if m.id in ids)
 
 
 class _Settling:
@@ -143,8 +157,13 @@ async def command(
     validate: bool = True,
     timeout: float = 30.0,
 ) -> Reply:
-    interaction = await fake.slash(name, options, user=user, channel=channel, validate=validate)
-    return await answer_of(fake, interaction, timeout=timeout)
+    """Send a slash command; its final answer. An empty model answer is asked for again."""
+    for _ in range(TRIES):
+        interaction = await fake.slash(name, options, user=user, channel=channel, validate=validate)
+        reply = await answer_of(fake, interaction, timeout=timeout)
+        if not (reply.ephemeral and NOTHING_WRITTEN in reply.text):
+            return reply
+    return reply
 
 
 async def click(
@@ -156,7 +175,24 @@ async def click(
     timeout: float = 30.0,
 ) -> Reply:
     """Click a button and return what answers once it is final: the clicked message edited
-    after the click, or a new message (a followup)."""
+    after the click, or a new message (a followup). An empty model answer: click again."""
+    for _ in range(TRIES):
+        reply = await _click_once(fake, message, label, user=user, timeout=timeout)
+        # The private "wrote nothing" note may land just after the restored message.
+        await asyncio.sleep(0.3)
+        if not nothing_written(fake, reply.interaction.id):
+            return reply
+    return reply
+
+
+async def _click_once(
+    fake: RemoteFakeDiscord,
+    message: Message,
+    label: str,
+    *,
+    user: Member,
+    timeout: float,
+) -> Reply:
     interaction = await fake.click(message, button(message, label), user=user)
     await fake.wait_for_response(interaction, timeout=timeout)
     settled = _Settling(0.6)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.e2e import storydb
-from tests.e2e.chat import CRASH_SIGNS, command, text_streamed
-from tests.e2e.faults import assert_clear_message, kill_server_mid_answer
+from tests.e2e.chat import CRASH_SIGNS, command
+from tests.e2e.faults import assert_clear_message, kill_server_mid_answer, start_streaming
 from tests.e2e.processes import Secrets, ServerProcess
 from tests.e2e.stack import Stack, StackFactory, assert_clean
 from tests.fakes.discord_server import Channel, Member, RemoteFakeDiscord
@@ -122,8 +122,7 @@ async def test_bot_killed_mid_command_then_restarted(
     await _story_so_far(fake, channel, fake.member)
     before = storydb.turns(db, channel.id)
 
-    interaction = await fake.slash("continue", {}, user=fake.member, channel=channel)
-    await fake.wait_for_original(interaction, text_streamed, timeout=30)
+    await start_streaming(fake, channel, fake.member)
     assert stack.bot.kill() == -9
     stack.bot.start_and_wait()
 

@@ -13,8 +13,8 @@ import pytest
 
 from bench.load import run_load
 from tests.e2e import storydb
-from tests.e2e.chat import CRASH_SIGNS, command, text_streamed
-from tests.e2e.faults import kill_server_mid_answer
+from tests.e2e.chat import CRASH_SIGNS, command
+from tests.e2e.faults import kill_server_mid_answer, start_streaming
 from tests.e2e.stack import Stack, StackFactory, assert_clean
 from tests.fakes.discord_server import Channel, RemoteFakeDiscord
 
@@ -96,8 +96,7 @@ async def test_ten_crashes_in_a_row_lose_nothing(
             await kill_server_mid_answer(stack, fake, channel, fake.member)
             stack.server.start_and_wait()
         else:
-            interaction = await fake.slash("continue", {}, user=fake.member, channel=channel)
-            await fake.wait_for_original(interaction, text_streamed, timeout=60)
+            await start_streaming(fake, channel, fake.member)
             stack.bot.kill()
             stack.bot.start_and_wait()
         assert storydb.problems(db) == [], f"round {round_}"
