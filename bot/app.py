@@ -23,6 +23,57 @@ log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "Something went wrong on the bot's side; the story is unchanged. Try again."
 
+# Python types of the option values Discord sends, by option type (string, integer, number,
+# boolean). A modified client can put anything on the wire; discord.py passes it on unchecked.
+_OPTION_VALUE_TYPES: dict[int, tuple[type, ...]] = {
+    3: (str,),
+    4: (int,),
+    10: (int, float),
+    5: (bool,),
+}
+_SUB_COMMAND_TYPES = (1, 2)
+
+
+def wrongly_typed_options(data: Any) -> list[str]:
+    """Names of the slash-command options whose value is not of the option's type."""
+    found: list[str] = []
+
+    def walk(options: Any) -> None:
+        for option in options if isinstance(options, list) else []:
+            if not isinstance(option, dict):
+                continue
+            kind = option.get("type")
+            if kind in _SUB_COMMAND_TYPES:
+                walk(option.get("options", []))
+                continue
+            expected = _OPTION_VALUE_TYPES.get(kind) if isinstance(kind, int) else None
+            value = option.get("value")
+            if expected is None:
+                continue
+            if (isinstance(value, bool) and bool not in expected) or not isinstance(
+                value, expected
+            ):
+                found.append(str(option.get("name", "?"))[:100])
+
+    walk(data.get("options", []) if isinstance(data, dict) else [])
+    return found
+
+
+class CampfireTree(app_commands.CommandTree[Any]):
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Refuse, in words, a command whose options a modified client sent with wrong types
+        (discord.py would hand them to the command as they are)."""
+        if interaction.type is discord.InteractionType.application_command:
+            wrong = wrongly_typed_options(interaction.data)
+            if wrong:
+                await reply_error(
+                    interaction,
+                    f"The option {', '.join(wrong)} got a value of the wrong type. "
+                    "Pick the command from Discord's list and fill it in again.",
+                )
+                return False
+        return True
+
 
 class CampfireBot(commands.Bot):
     def __init__(self, services: Services, *, sync_commands: bool = True) -> None:
@@ -37,6 +88,7 @@ class CampfireBot(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=CampfireTree,
         )
         self.services = services
         self.sync_commands = sync_commands

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,20 @@ async def _play(settings: BotSettings, name: str | None) -> None:
         await run_repl(session, terminal_lines())
 
 
+async def _run_until_stopped(settings: BotSettings) -> None:
+    """Run the bot; SIGTERM (a service manager's stop) ends it like Ctrl-C does: the bot logs
+    out and the database closes, instead of the process dying in the middle of a write."""
+    from bot.app import run_bot
+
+    running = asyncio.current_task()
+    assert running is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, running.cancel)
+    try:
+        await run_bot(settings)
+    except asyncio.CancelledError:
+        logging.getLogger(__name__).info("stopped by SIGTERM")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -84,10 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import discord
 
-    from bot.app import run_bot
-
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(_run_until_stopped(settings))
     except discord.LoginFailure:
         print(
             "Discord refused DISCORD_TOKEN. Copy the bot token again from the Discord developer "

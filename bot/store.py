@@ -25,6 +25,8 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
+from core.errors import CampfireError
+
 TurnKind = Literal["human", "model"]
 TurnStatus = Literal["shown", "replaced", "undone"]
 Scope = Literal["server", "channel"]
@@ -195,6 +197,13 @@ def _turn(row: sqlite3.Row | tuple[Any, ...]) -> Turn:
     return Turn(*values)
 
 
+class StoreBusy(CampfireError):
+    """The database file stayed locked (another writer, a backup) through every retry."""
+
+
+STORE_BUSY = "The story database is busy right now, so nothing was changed. Try again in a moment."
+
+
 def _is_locked(error: sqlite3.OperationalError) -> bool:
     text = str(error).lower()
     return "database is locked" in text or "database is busy" in text
@@ -261,8 +270,10 @@ class Store:
             try:
                 return await operation()
             except sqlite3.OperationalError as error:
-                if not _is_locked(error) or attempt == self._lock_retries:
+                if not _is_locked(error):
                     raise
+                if attempt == self._lock_retries:
+                    raise StoreBusy(STORE_BUSY) from error
                 await asyncio.sleep(self._retry_delay * (attempt + 1))
         raise AssertionError("unreachable")
 
