@@ -25,9 +25,12 @@ from bot.group.turns import TurnMode, TurnRules
 from bot.group.voting import CandidateVote, CloseReason, VoteResult
 from bot.store import _TURN_COLUMNS, MIGRATIONS, Migration, Store, Story, Turn, _now, _turn
 
+# Version numbers are one sequence across bot/store.py and this file, fixed once applied: a
+# database that ran version 2 never runs another 2. The next migration, wherever it lives, is 3
+# (Store.open refuses duplicate numbers, so a clash shows at the first start).
 GROUP_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
-        MIGRATIONS[-1].version + 1,
+        2,
         "group storytelling: story threads, memory and note, turn mode, participants, lore, "
         "votes, moderation",
         """
