@@ -12,16 +12,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.admin import AdminCog
-from bot.cogs.common import reply_error
+from bot.cogs.common import reply_error, report_unexpected
 from bot.cogs.components import DYNAMIC_ITEMS
 from bot.cogs.group import GROUP_DYNAMIC_ITEMS, GroupCog, extend_story_group
 from bot.cogs.story import StoryCog
 from bot.services import Services, open_services
 from bot.settings import BotSettings
+from bot.story import user_message
 
 log = logging.getLogger(__name__)
-
-GENERIC_FAILURE = "Something went wrong on the bot's side; the story is unchanged. Try again."
 
 # Python types of the option values Discord sends, by option type (string, integer, number,
 # boolean). A modified client can put anything on the wire; discord.py passes it on unchecked.
@@ -110,10 +109,7 @@ class CampfireBot(commands.Bot):
     ) -> None:
         original = getattr(error, "original", error)
         log.error("command failed", exc_info=original)
-        await reply_error(
-            interaction,
-            "Something went wrong on the bot's side; the story is unchanged. Try again.",
-        )
+        await report_unexpected(interaction, user_message(original))
 
 
 def point_discord_at(settings: BotSettings) -> None:

@@ -160,6 +160,20 @@ async def fail_deferred(interaction: discord.Interaction[Any], message: str) -> 
         await interaction.delete_original_response()
 
 
+async def report_unexpected(interaction: discord.Interaction[Any], message: str) -> None:
+    """A bug, not a refusal: say so privately. A public placeholder or half-streamed text goes
+    (as after any failure); a delivered passage (it carries buttons) stays."""
+    if interaction.response.is_done():
+        try:
+            response = await interaction.original_response()
+        except discord.HTTPException:
+            response = None
+        if response is not None and not response.flags.ephemeral and not response.components:
+            await fail_deferred(interaction, message)
+            return
+    await reply_error(interaction, message)
+
+
 async def run_generation(
     interaction: discord.Interaction[Any],
     generate: Callable[[OnText], Awaitable[Passage]],

@@ -277,6 +277,27 @@ async def test_model_down_says_so_privately_and_the_story_is_unchanged(world: Wo
     assert len(await world.shown()) == 2
 
 
+async def test_a_bug_mid_command_is_reported_privately_and_leaves_nothing_public(
+    world: World,
+) -> None:
+    await world.member.slash(world.channel, "write", text="Opening.")
+
+    async def bug() -> None:
+        raise RuntimeError("a bug in the bot, not the user's fault")
+
+    world.model.before_answer = bug
+    result = await world.member.slash(world.channel, "continue")
+    message = only_ephemeral(result)  # the public "thinking…" placeholder is gone
+    assert message.startswith("Something went wrong on the bot's side")
+    assert "RuntimeError" not in message
+    assert [type(getattr(e, "original", e)) for e in world.env.errors] == [RuntimeError]
+    assert await world.shown() == ["Opening."]
+    world.model.before_answer = None
+    retry = await world.member.slash(world.channel, "continue")
+    assert retry.response is not None and not retry.response.ephemeral
+    assert len(await world.shown()) == 2
+
+
 async def test_a_refused_request_passes_the_servers_message_through(world: World) -> None:
     world.model.refuse("max_new_tokens must be at most 512")
     result = await world.member.slash(world.channel, "poem", emotion="fear")
