@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -19,7 +20,10 @@ from bot.cogs.common import (
     story_key,
 )
 from bot.store import SavedPrompt, Turn
-from bot.story import Passage
+from bot.story import Author, OnText, Passage, StoryKey
+
+# What a model command asks the story service for, once the story and the author are known.
+PassageRequest = Callable[[StoryKey, Author, OnText], Awaitable[Passage]]
 
 BaseButton = discord.ui.Button[discord.ui.View]
 
@@ -116,15 +120,22 @@ async def delete_other_parts(interaction: discord.Interaction[Any], message_ids:
                 await channel.get_partial_message(message_id).delete()
 
 
-async def continue_from(interaction: discord.Interaction[Any], turn_id: int) -> None:
+async def write_passage(interaction: discord.Interaction[Any], request: PassageRequest) -> None:
+    """The path of every command that writes one passage: cooldown and defer, then stream it
+    and deliver it with its buttons."""
     if not await start_model_command(interaction):
         return
-    services = services_of(interaction)
-    key = story_key(interaction)
+    key, author = story_key(interaction), author_of(interaction)
     await run_generation(
+        interaction, lambda on_text: request(key, author, on_text), view_for_passage
+    )
+
+
+async def continue_from(interaction: discord.Interaction[Any], turn_id: int) -> None:
+    stories = services_of(interaction).stories
+    await write_passage(
         interaction,
-        lambda on_text: services.stories.continue_story(key, author_of(interaction), None, on_text),
-        view_for_passage,
+        lambda key, author, on_text: stories.continue_story(key, author, None, on_text),
     )
 
 
@@ -181,16 +192,10 @@ class WritePromptButton(
         return cls(int(match["prompt"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        if not await start_model_command(interaction):
-            return
-        services = services_of(interaction)
-        key = story_key(interaction)
-        await run_generation(
+        stories = services_of(interaction).stories
+        await write_passage(
             interaction,
-            lambda on_text: services.stories.write_prompt(
-                key, author_of(interaction), self.prompt_id, on_text
-            ),
-            view_for_passage,
+            lambda key, author, on_text: stories.write_prompt(key, author, self.prompt_id, on_text),
         )
 
 

@@ -15,12 +15,11 @@ from bot.cogs.common import (
     author_of,
     guard,
     reply_error,
-    run_generation,
     send_chunks,
     start_model_command,
     story_key,
 )
-from bot.cogs.components import passage_view, prompts_view, reset_view, view_for_passage
+from bot.cogs.components import passage_view, prompts_view, reset_view, write_passage
 from bot.services import Services
 from bot.story import StoryError, coerce_emotion, coerce_genre, render_recap
 from bot.text import split_message
@@ -90,13 +89,9 @@ class StoryCog(commands.Cog):
             prompt = stories.limits.check_prompt(prompt)
         except StoryError as error:
             return await self._refuse(interaction, error)
-        if not await start_model_command(interaction):
-            return
-        key, author = story_key(interaction), author_of(interaction)
-        await run_generation(
+        await write_passage(
             interaction,
-            lambda on_text: stories.respond(key, author, checked, prompt, on_text),
-            view_for_passage,
+            lambda key, author, on_text: stories.respond(key, author, checked, prompt, on_text),
         )
 
     @app_commands.command(name="poem")
@@ -112,13 +107,9 @@ class StoryCog(commands.Cog):
             title = stories.limits.check_title(title)
         except StoryError as error:
             return await self._refuse(interaction, error)
-        if not await start_model_command(interaction):
-            return
-        key, author = story_key(interaction), author_of(interaction)
-        await run_generation(
+        await write_passage(
             interaction,
-            lambda on_text: stories.poem(key, author, checked, title, on_text),
-            view_for_passage,
+            lambda key, author, on_text: stories.poem(key, author, checked, title, on_text),
         )
 
     @app_commands.command(name="continue")
@@ -133,13 +124,9 @@ class StoryCog(commands.Cog):
             checked = coerce_genre(genre)
         except StoryError as error:
             return await self._refuse(interaction, error)
-        if not await start_model_command(interaction):
-            return
-        key, author = story_key(interaction), author_of(interaction)
-        await run_generation(
+        await write_passage(
             interaction,
-            lambda on_text: stories.continue_story(key, author, checked, on_text),
-            view_for_passage,
+            lambda key, author, on_text: stories.continue_story(key, author, checked, on_text),
         )
 
     @app_commands.command(name="write")
