@@ -41,7 +41,7 @@ def tiny_settings(
         "admin_key": None,
     }
     values.update(overrides)
-    return ServerSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ServerSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +95,25 @@ def wait_for_health(
     raise TimeoutError(f"{url}/health did not answer 200 within {timeout:.0f} s")
 
 
+def server_command(port: int, checkpoints: Path, checkpoint: str) -> list[str]:
+    """The real campfire-server (`python -m model_server`) on 127.0.0.1, on the CPU."""
+    return [
+        sys.executable,
+        "-m",
+        "model_server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--checkpoints",
+        str(checkpoints),
+        "--checkpoint",
+        checkpoint,
+        "--device",
+        "cpu",
+    ]
+
+
 @contextlib.contextmanager
 def run_server_process(
     checkpoints: Path,
@@ -110,22 +129,7 @@ def run_server_process(
     headers = None
     if process_env.get("CAMPFIRE_API_KEY"):
         headers = {"Authorization": f"Bearer {process_env['CAMPFIRE_API_KEY']}"}
-    command = [
-        sys.executable,
-        "-m",
-        "model_server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--checkpoints",
-        str(checkpoints),
-        "--checkpoint",
-        checkpoint,
-        "--device",
-        "cpu",
-        *(extra_args or []),
-    ]
+    command = [*server_command(port, checkpoints, checkpoint), *(extra_args or [])]
     process = subprocess.Popen(command, env=process_env)
     url = f"http://127.0.0.1:{port}"
     try:

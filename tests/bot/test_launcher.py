@@ -6,19 +6,14 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.serving import free_port
+
 SCRIPT = Path(__file__).parent / "scripts" / "fake_server.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def launch(tmp_path: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:

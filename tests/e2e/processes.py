@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from tests.serving import free_port, server_command
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Environment variables a child may inherit from the test runner: the bare minimum to run Python.
@@ -33,12 +34,6 @@ _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL
 
 class ProcessFailed(RuntimeError):
     """A program exited or did not become ready in time; the message carries its log's tail."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -242,23 +237,7 @@ def server_process(
         env["CAMPFIRE_API_KEY"] = api_key
     if admin_key:
         env["CAMPFIRE_ADMIN_KEY"] = admin_key
-    argv = [
-        sys.executable,
-        "-m",
-        "model_server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--checkpoints",
-        str(checkpoints),
-        "--checkpoint",
-        checkpoint,
-        "--device",
-        "cpu",
-        "--quant",
-        "none",
-    ]
+    argv = [*server_command(port, checkpoints, checkpoint), "--quant", "none"]
     return ServerProcess(
         name=name,
         argv=argv,
