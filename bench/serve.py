@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.serving import free_port
 
 PROMPTS = [
     ("horror", "A knock at the door at midnight, though nobody lives within ten miles."),
@@ -187,13 +188,6 @@ def baseline(folder: Path, requests: int, max_new_tokens: int) -> tuple[float, i
             )
             tokens += int(output.shape[1] - inputs["input_ids"].shape[1])
     return tokens / (time.perf_counter() - started), tokens
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
