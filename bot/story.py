@@ -38,6 +38,10 @@ PROMPT_OVERHEAD_TOKENS = 96
 FALLBACK_WINDOW = 1024
 FALLBACK_CHARS_PER_TOKEN = 3.0
 MAX_TOKENIZE_TEXTS = 256  # core.protocol.TokenizeRequest.texts
+# A sampled answer can end before its first word; that is chance, so the model is asked again
+# (unseeded requests draw anew) before the user is told it wrote nothing.
+EMPTY_ANSWER_TRIES = 3
+NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
 
 
 class StoryError(CampfireError):
@@ -222,6 +226,16 @@ class StoryService:
     async def _generate(
         self, request: GenerateRequest, on_text: OnText | None
     ) -> tuple[GenerateResponse, str]:
+        for _ in range(EMPTY_ANSWER_TRIES):
+            response, text = await self._generate_once(request, on_text)
+            if text:
+                return response, text
+        raise ModelError(NOTHING_WRITTEN)
+
+    async def _generate_once(
+        self, request: GenerateRequest, on_text: OnText | None
+    ) -> tuple[GenerateResponse, str]:
+        """One answer and its first candidate's text (empty when the model wrote nothing)."""
         if on_text is None:
             response = await self.model.generate(request)
         else:
@@ -235,10 +249,7 @@ class StoryService:
             response = await self.model.stream(request, on_chunk)
         if not response.candidates:
             raise ModelError("The model server returned no text. Try again.")
-        text = response.candidates[0].text.strip()
-        if not text:
-            raise ModelError("The model wrote nothing this time. Try again.")
-        return response, text
+        return response, response.candidates[0].text.strip()
 
     async def _fit_context(
         self, opening: str, turns: Sequence[str], settings: EffectiveSettings
@@ -327,11 +338,14 @@ class StoryService:
         count = self.limits.check_count(count)
         settings = await self.settings_for(key)
         request = self._request(settings, Task.PROMPT, prefix=topic or "", n=count)
-        response = await self.model.generate(request)
-        texts = [" ".join(c.text.split()) for c in response.candidates]
-        texts = [t for t in texts if t]
-        if not texts:
-            raise ModelError("The model wrote no prompt this time. Try again.")
+        for _ in range(EMPTY_ANSWER_TRIES):
+            response = await self.model.generate(request)
+            texts = [" ".join(c.text.split()) for c in response.candidates]
+            texts = [t for t in texts if t]
+            if texts:
+                break
+        else:
+            raise ModelError(NOTHING_WRITTEN)
         return await self.store.save_prompts(
             key.guild_id, key.channel_id, texts, response.checkpoint
         )

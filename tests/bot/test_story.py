@@ -126,6 +126,34 @@ async def test_model_failure_leaves_the_story_unchanged(
     assert len(await shown_texts(service)) == len(before) + 1
 
 
+async def test_an_empty_answer_is_asked_for_again_before_the_user_hears_of_it(
+    service: StoryService, model: FakeModel
+) -> None:
+    model.texts = ["   ", "The door swung open."]
+    passage = await service.respond(HERE, ADA, "horror", "A knock")
+    assert passage.turn.text == "The door swung open."
+    model.texts = ["", "A lighthouse keeper hears singing."]
+    (prompt,) = await service.prompts(HERE, ADA)
+    assert prompt.text == "A lighthouse keeper hears singing."
+
+
+async def test_a_model_that_keeps_writing_nothing_leaves_the_story_unchanged(
+    service: StoryService, model: FakeModel
+) -> None:
+    await service.respond(HERE, ADA, "horror", "A knock")
+    before = await shown_texts(service)
+    model.texts = [" "] * 3
+    with pytest.raises(ModelError, match="wrote nothing this time"):
+        await service.continue_story(HERE, ADA)
+    model.texts = [""] * 3
+    with pytest.raises(ModelError, match="wrote nothing this time"):
+        await service.prompts(HERE, ADA)
+    assert await shown_texts(service) == before
+    assert not model.texts  # asked three times each
+    await service.continue_story(HERE, ADA)
+    assert len(await shown_texts(service)) == len(before) + 1
+
+
 async def test_model_failing_mid_stream_leaves_the_story_unchanged(
     service: StoryService, model: FakeModel
 ) -> None:
