@@ -175,14 +175,7 @@ class GenerationService:
     def _submit(self, resident: Resident, request: EngineRequest) -> RequestHandle:
         try:
             return resident.engine.submit(request)
-        except QueueFullError as exc:
-            raise ApiError(
-                503,
-                str(exc),
-                type="overloaded_error",
-                headers={"Retry-After": str(self.settings.retry_after_s)},
-            ) from None
-        except EngineClosedError as exc:
+        except (QueueFullError, EngineClosedError) as exc:
             raise ApiError(
                 503,
                 str(exc),
