@@ -9,6 +9,7 @@ so the model learns to carry a story on from where it stops.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.controls import Task
@@ -35,36 +36,31 @@ def _pieces(paragraph: str, limit: int) -> list[str]:
     """A paragraph, cut at sentence ends into pieces of at most about limit words."""
     if len(paragraph.split()) <= limit:
         return [paragraph]
-    pieces: list[str] = []
+    return _group(_SENTENCE_END.split(paragraph), limit, " ")
+
+
+def _group(parts: Iterable[str], limit: int, joiner: str) -> list[str]:
+    """Consecutive parts joined while their words stay within limit (a longer part stands alone)."""
+    groups: list[str] = []
     current: list[str] = []
     count = 0
-    for sentence in _SENTENCE_END.split(paragraph):
-        words = len(sentence.split())
+    for part in parts:
+        words = len(part.split())
         if current and count + words > limit:
-            pieces.append(" ".join(current))
+            groups.append(joiner.join(current))
             current, count = [], 0
-        current.append(sentence)
+        current.append(part)
         count += words
     if current:
-        pieces.append(" ".join(current))
-    return pieces
+        groups.append(joiner.join(current))
+    return groups
 
 
 def split_passages(lines: list[str], passage_words: int) -> list[str]:
-    passages: list[str] = []
-    current: list[str] = []
-    count = 0
-    for paragraph in _paragraphs(lines):
-        for piece in _pieces(paragraph, 2 * passage_words):
-            words = len(piece.split())
-            if current and count + words > passage_words:
-                passages.append("\n\n".join(current))
-                current, count = [], 0
-            current.append(piece)
-            count += words
-    if current:
-        passages.append("\n\n".join(current))
-    return passages
+    pieces = (
+        piece for paragraph in _paragraphs(lines) for piece in _pieces(paragraph, 2 * passage_words)
+    )
+    return _group(pieces, passage_words, "\n\n")
 
 
 def import_text(path: Path, options: ImportOptions) -> ImportResult:
