@@ -15,22 +15,24 @@ SEPARATOR = "\n\n"
 CountTokens = Callable[[str], int]
 
 
-def _fits(text: str, budget: int, count: CountTokens) -> bool:
-    return count(text) <= budget
+def _most_chars(length: int, fits: Callable[[int], bool]) -> int:
+    """The largest n <= length for which fits(n) holds (fits(0) is taken to hold), by
+    bisection: token counts grow with the characters kept."""
+    low, high = 0, length
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _longest_prefix(text: str, budget: int, count: CountTokens) -> str:
     """The longest start of text (cut at a word boundary when one is near) within budget."""
-    if _fits(text, budget, count):
+    if count(text) <= budget:
         return text
-    low, high = 0, len(text)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if _fits(text[:mid], budget, count):
-            low = mid
-        else:
-            high = mid - 1
-    cut = text[:low]
+    cut = text[: _most_chars(len(text), lambda n: count(text[:n]) <= budget)]
     space = cut.rfind(" ")
     if space > len(cut) // 2:
         cut = cut[:space]
@@ -39,16 +41,10 @@ def _longest_prefix(text: str, budget: int, count: CountTokens) -> str:
 
 def _longest_suffix(text: str, budget: int, count: CountTokens) -> str:
     """The longest end of text (started at a word boundary when one is near) within budget."""
-    if _fits(text, budget, count):
+    if count(text) <= budget:
         return text
-    low, high = 0, len(text)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if _fits(text[len(text) - mid :], budget, count):
-            low = mid
-        else:
-            high = mid - 1
-    cut = text[len(text) - low :] if low else ""
+    kept = _most_chars(len(text), lambda n: count(text[len(text) - n :]) <= budget)
+    cut = text[len(text) - kept :] if kept else ""
     space = cut.find(" ")
     if 0 <= space < len(cut) // 2:
         cut = cut[space + 1 :]
