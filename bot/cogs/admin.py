@@ -23,12 +23,16 @@ SCOPE_CHOICES = [
 DEFAULT_CHECKPOINT = "default"
 
 
-def _scope(value: str) -> Scope:
+async def _admin_scope(interaction: discord.Interaction[Any], value: str) -> Scope | None:
+    """The scope an admin command changes; None once the member was told why it can't."""
+    if not await ensure_admin(interaction):
+        return None
     if value == "server":
         return "server"
     if value == "channel":
         return "channel"
-    raise ValueError(value)
+    await reply_error(interaction, "scope must be 'server' or 'channel'.")
+    return None
 
 
 class AdminCog(commands.Cog):
@@ -85,12 +89,9 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[Any], name: str, scope: str = "channel"
     ) -> None:
         """Pin a checkpoint for this channel or the whole server."""
-        if not await ensure_admin(interaction):
+        checked_scope = await _admin_scope(interaction, scope)
+        if checked_scope is None:
             return
-        try:
-            checked_scope = _scope(scope)
-        except ValueError:
-            return await reply_error(interaction, "scope must be 'server' or 'channel'.")
         await interaction.response.defer(thinking=True, ephemeral=True)
         name = name.strip()
         pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
@@ -139,12 +140,9 @@ class AdminCog(commands.Cog):
         cooldown: app_commands.Range[int, 0, 3600] | None = None,
     ) -> None:
         """Show or change the defaults for length, temperature and cooldown."""
-        if not await ensure_admin(interaction):
+        checked_scope = await _admin_scope(interaction, scope)
+        if checked_scope is None:
             return
-        try:
-            checked_scope = _scope(scope)
-        except ValueError:
-            return await reply_error(interaction, "scope must be 'server' or 'channel'.")
         await interaction.response.defer(thinking=True, ephemeral=True)
         stories = self.services.stories
         key = story_key(interaction)
