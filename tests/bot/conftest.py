@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 
 from bot.group.store import GroupStore
+from bot.services import Services, build_services
+from bot.settings import BotSettings
 from bot.store import Store
 from bot.story import Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
+from tests.bot.screen import Screen
 
 
 @pytest.fixture
@@ -32,6 +35,17 @@ def service(store: Store, model: FakeModel) -> StoryService:
         defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),
         limits=Limits(prompt_chars=100, title_chars=50, write_chars=300, prompt_count=3),
     )
+
+
+@pytest.fixture
+def services(store: Store, model: FakeModel) -> Services:
+    """The bot's real services over the fake model, without cooldowns (play-mode tests)."""
+    return build_services(BotSettings(_env_file=None, cooldown_seconds=0), store, model)
+
+
+@pytest.fixture
+def screen() -> Screen:
+    return Screen()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,32 +9,10 @@ import pytest
 from ebooklib import epub
 
 from bot.group.play import GroupPlaySession
-from bot.services import Services, build_services
-from bot.settings import BotSettings
-from bot.store import Store
+from bot.services import Services
 from bot.story import Author
 from tests.bot.fake_model import FakeModel
-
-
-class Screen:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def out(self, line: str) -> None:
-        self.text += line + "\n"
-
-    def write(self, text: str) -> None:
-        self.text += text
-
-
-@pytest.fixture
-def services(store: Store, model: FakeModel) -> Services:
-    return build_services(BotSettings(_env_file=None, cooldown_seconds=0), store, model)
-
-
-@pytest.fixture
-def screen() -> Screen:
-    return Screen()
+from tests.bot.screen import Screen
 
 
 @pytest.fixture
