@@ -3,12 +3,13 @@ the file consistent? Only reads; the schema is bot/store.py's (stories, turns, t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,9 +102,7 @@ def positions_are_contiguous(db: Path, channel_id: int) -> bool:
     )
 
 
-def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
-    """Take SQLite's write lock on the file for `seconds` (run in a thread), as another writer
-    or a backup tool would; `locked` is set once it is held."""
+def _hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
     connection = sqlite3.connect(db, timeout=10, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
@@ -112,3 +111,18 @@ def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
         connection.execute("COMMIT")
     finally:
         connection.close()
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(db: Path, seconds: float) -> AsyncIterator[None]:
+    """SQLite's write lock on the file, taken by another thread for `seconds`, as another writer
+    or a backup tool would; the body runs once it is held, and the lock is gone after it."""
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(db, seconds, locked))
+    holder.start()
+    try:
+        if not locked.wait(10):
+            raise AssertionError(f"could not lock {db.name} within 10 s")
+        yield
+    finally:
+        await asyncio.to_thread(holder.join)

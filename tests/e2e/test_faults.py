@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -147,16 +146,10 @@ async def test_a_locked_database_is_waited_out_not_surfaced(
     db = stack.bot.db_path
     await command(fake, "write", {"text": "First line."}, user=fake.member, channel=channel)
 
-    locked = threading.Event()
-    holder = threading.Thread(target=storydb.hold_write_lock, args=(db, 2.0, locked))
-    holder.start()
-    try:
-        assert locked.wait(10)
+    async with storydb.write_lock_held(db, 2.0):
         reply = await command(
             fake, "write", {"text": "Second line."}, user=fake.member, channel=channel
         )
-    finally:
-        await asyncio.to_thread(holder.join)
     assert "Second line." in reply.text or not reply.ephemeral, reply.text
     assert [t.text for t in storydb.turns(db, channel.id)] == ["First line.", "Second line."]
     assert storydb.problems(db) == []

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -52,11 +50,7 @@ async def test_a_database_locked_for_longer_than_the_retries_gets_a_clear_messag
     assert fake.member is not None
     db = stack.bot.db_path
     await command(fake, "write", {"text": "Before the lock."}, user=fake.member, channel=channel)
-    locked = threading.Event()
-    holder = threading.Thread(target=storydb.hold_write_lock, args=(db, 45.0, locked))
-    holder.start()
-    try:
-        assert locked.wait(10)
+    async with storydb.write_lock_held(db, 45.0):
         # The store waits out a lock for about half a minute (busy timeout and retries).
         reply = await command(
             fake,
@@ -68,8 +62,6 @@ async def test_a_database_locked_for_longer_than_the_retries_gets_a_clear_messag
         )
         assert reply.ephemeral and re.search(r"busy|again|moment", reply.text, re.I), reply.text
         assert not CRASH_SIGNS.search(reply.text)
-    finally:
-        await asyncio.to_thread(holder.join)
     after = await command(
         fake, "write", {"text": "After the lock."}, user=fake.member, channel=channel
     )
