@@ -11,12 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.controls import Control, Emotion, Genre, Task, check_control
 
 MAX_TEXT_CHARS = 100_000
 MAX_STOP_STRINGS = 8
+# Below these, float32 arithmetic turns scores into inf/NaN: 0 (greedy) or at least this much.
+MIN_TEMPERATURE = 0.01
+MIN_PENALTY = 0.01
+
+
+def check_temperature(value: float) -> float:
+    """Temperature is 0 (greedy) or at least MIN_TEMPERATURE; both request models use this."""
+    if 0 < value < MIN_TEMPERATURE:
+        raise ValueError(
+            f"temperature {value} is too small to sample with; use 0 for greedy decoding "
+            f"or at least {MIN_TEMPERATURE}"
+        )
+    return value
+
 
 FinishReason = Literal["end", "stop", "length", "aborted"]
 
@@ -29,12 +43,16 @@ class SamplingParams(_Strict):
     """How to sample; every field is honoured per request, also inside a shared batch."""
 
     max_new_tokens: int = Field(200, ge=1, le=100_000)
-    temperature: float = Field(0.8, ge=0.0, le=10.0, description="0 means greedy decoding")
+    temperature: float = Field(
+        0.8, ge=0.0, le=10.0, description=f"0 is greedy decoding, else at least {MIN_TEMPERATURE}"
+    )
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     top_k: int = Field(0, ge=0, le=100_000, description="0 turns top-k off")
-    repetition_penalty: float = Field(1.0, gt=0.0, le=10.0)
+    repetition_penalty: float = Field(1.0, ge=MIN_PENALTY, le=10.0)
     stop: list[str] = Field(default_factory=list, max_length=MAX_STOP_STRINGS)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    _temperature_floor = field_validator("temperature")(check_temperature)
 
     @model_validator(mode="after")
     def _stop_strings_not_empty(self) -> SamplingParams:
@@ -185,6 +203,8 @@ class CompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     stream: bool = False
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    _temperature_floor = field_validator("temperature")(check_temperature)
 
     @property
     def prompts(self) -> list[str]:

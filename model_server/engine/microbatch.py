@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from core.protocol import MIN_TEMPERATURE
 from model_server.engine.base import (
     Engine,
     EngineClosedError,
@@ -92,6 +93,11 @@ class _Batch:
 
 def _cache_layers(cache: Any) -> list[Any]:
     return list(cache.layers)
+
+
+def _finite(scores: torch.Tensor) -> torch.Tensor:
+    """NaN scores become -inf (never chosen), +inf the largest finite float (a sure choice)."""
+    return scores.nan_to_num(nan=float("-inf"), posinf=torch.finfo(scores.dtype).max)
 
 
 class MicroBatchEngine(Engine):
@@ -458,8 +464,10 @@ class MicroBatchEngine(Engine):
 
     # --- choosing tokens ---------------------------------------------------------------------
 
-    def _choose(self, rows: list[_Row], logits: torch.Tensor) -> list[int]:
-        """One token per row, each with its own penalty, temperature, top-k, top-p and seed."""
+    def _choose(self, rows: list[_Row], logits: torch.Tensor) -> list[int | None]:
+        """One token per row, each with its own penalty, temperature, top-k, top-p and seed.
+
+        None for a row whose choice failed: that row ends with an error, the others go on."""
         for i, row in enumerate(rows):
             penalty = row.params.repetition_penalty
             if penalty != 1.0:
@@ -468,23 +476,40 @@ class MicroBatchEngine(Engine):
                 logits[i, seen] = torch.where(scores < 0, scores * penalty, scores / penalty)
         if self._banned_ids.numel():
             logits[:, self._banned_ids] = float("-inf")
-        greedy = [row.params.temperature == 0 for row in rows]
-        choices = logits.argmax(-1).tolist()
-        if all(greedy):
-            return [int(c) for c in choices]
+        logits = _finite(logits)
+        # Below the floor the API allows, a temperature would overflow float32: greedy instead.
+        greedy = [row.params.temperature < MIN_TEMPERATURE for row in rows]
+        choices: list[int | None] = [int(c) for c in logits.argmax(-1).tolist()]
+        if not all(greedy):
+            self._sample_rows(rows, greedy, logits, choices)
+        # A row whose every score is -inf (or NaN) has nothing to choose: it ends with an error.
+        return [
+            None if c is None or not bool(logits[i, c].isfinite()) else c
+            for i, c in enumerate(choices)
+        ]
+
+    def _sample_rows(
+        self, rows: list[_Row], greedy: list[bool], logits: torch.Tensor, choices: list[int | None]
+    ) -> None:
         temperature = torch.tensor(
-            [row.params.temperature or 1.0 for row in rows], device=logits.device
+            [1.0 if g else row.params.temperature for g, row in zip(greedy, rows, strict=True)],
+            device=logits.device,
         )
-        scaled = logits / temperature[:, None]
+        scaled = _finite(logits / temperature[:, None])
         probs = torch.softmax(scaled, dim=-1)
         # Sorting the whole vocabulary for top-p costs ~10x a top-k of a few hundred: sample
         # within the top _SHORTLIST whenever that provably holds the row's whole nucleus.
         shortlist = min(_SHORTLIST, scaled.shape[-1])
         top_values, top_ids = scaled.topk(shortlist, dim=-1)
+        usable = probs.isfinite().all(-1) & (probs.sum(-1) > 0)
         for i, row in enumerate(rows):
-            if not greedy[i]:
+            if greedy[i] or not usable[i]:
+                continue  # a row whose scores overflowed at its temperature: its greedy choice
+            try:
                 choices[i] = self._sample_row(row, scaled[i], probs[i], top_values[i], top_ids[i])
-        return [int(c) for c in choices]
+            except Exception:
+                log.exception("choosing a token failed for one row")
+                choices[i] = None
 
     @staticmethod
     def _sample_row(
@@ -521,12 +546,16 @@ class MicroBatchEngine(Engine):
         """Give each of these batch rows its next token; drop the rows that end or slide."""
         rows = [self._batch.rows[i] for i in indices]
         tokens = self._choose(rows, logits)
-        self.stats.generated_tokens += len(tokens)
-        self._hooks.on_tokens(len(tokens))
+        chosen = sum(token is not None for token in tokens)
+        self.stats.generated_tokens += chosen
+        self._hooks.on_tokens(chosen)
         leaving: set[int] = set()
         for batch_index, row, token in zip(indices, rows, tokens, strict=True):
-            if row.handle.aborted:
-                self._finish(row, "aborted")
+            if row.handle.aborted or token is None:
+                if token is None:
+                    self._finish(row, "error", "generation failed: no token could be chosen")
+                else:
+                    self._finish(row, "aborted")
                 leaving.add(batch_index)
                 continue
             row.generated += 1

@@ -257,3 +257,48 @@ async def test_top_k_and_top_p_bound_the_sampling(make_engine, prompt_ids):
     assert top1[0].text == greedy and nucleus[0].text == greedy
     assert wide_k[0].tokens > 0 and full[0].tokens > 0
     assert full[0].text != greedy, "plain sampling at temperature 1.5 wanders off"
+
+
+# Values the API refuses (issue 13): in float32 they turn scores into inf/NaN.
+POISONED = [
+    {"temperature": 1e-300},
+    {"temperature": 1e-46},
+    {"temperature": 1.0, "repetition_penalty": 1e-300},
+]
+
+
+async def test_a_poisoned_row_does_not_fail_the_rows_sharing_its_batch(make_engine, prompt_ids):
+    engine = make_engine(batch_wait_ms=50)
+    greedy_alone = (await run(engine, prompt_ids, **GREEDY))[0]
+    seeded_alone = (await run(engine, prompt_ids, **SEEDED))[0]
+    results = await asyncio.gather(
+        run(engine, prompt_ids, **GREEDY),
+        run(engine, prompt_ids, **SEEDED),
+        *(run(engine, prompt_ids, max_new_tokens=24, seed=2, **bad) for bad in POISONED),
+    )
+    assert engine.health().stats.max_rows_in_step == 2 + len(POISONED)
+    greedy_shared, seeded_shared = results[0][0], results[1][0]
+    assert greedy_shared.finish_reason != "error" and seeded_shared.finish_reason != "error"
+    assert (greedy_shared.text, seeded_shared.text) == (greedy_alone.text, seeded_alone.text)
+    # A temperature too small for float32 decodes greedily rather than failing.
+    assert results[2][0].text == results[3][0].text == greedy_alone.text
+
+
+async def test_a_failure_choosing_one_rows_token_fails_that_row_only(
+    make_engine, prompt_ids, monkeypatch
+):
+    real = MicroBatchEngine._sample_row
+
+    def fails_for_seed_666(row: Any, *args: Any) -> int:
+        if row.params.seed == 666:
+            raise RuntimeError("sampler bug")
+        return real(row, *args)
+
+    monkeypatch.setattr(MicroBatchEngine, "_sample_row", staticmethod(fails_for_seed_666))
+    engine = make_engine(batch_wait_ms=50)
+    seeded_alone = (await run(engine, prompt_ids, **SEEDED))[0]
+    broken, seeded = await asyncio.gather(
+        run(engine, prompt_ids, **{**SEEDED, "seed": 666}), run(engine, prompt_ids, **SEEDED)
+    )
+    assert broken[0].finish_reason == "error" and "no token" in (broken[0].error or "")
+    assert seeded[0].finish_reason != "error" and seeded[0].text == seeded_alone.text
