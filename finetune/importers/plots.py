@@ -30,6 +30,9 @@ GENRE_COLUMNS = ("genre", "genres", "category", "label")
 PLOT_COLUMNS = ("plot", "story", "summary", "synopsis", "text")
 
 GENRE_MAP: dict[str, Genre] = {
+    # Campfire's own names first: a file written with them ("sci_fi", "Sci-fi") maps unchanged.
+    **{genre.value: genre for genre in Genre},
+    **{genre.label.lower(): genre for genre in Genre},
     "superhero": Genre.SUPERHERO,
     "super hero": Genre.SUPERHERO,
     "superheroes": Genre.SUPERHERO,

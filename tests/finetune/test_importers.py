@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 from pathlib import Path
@@ -224,3 +225,27 @@ def test_text_is_split_into_passages_with_the_previous_as_context(tmp_path: Path
     assert all(len(r.text.split()) <= 120 for r in records)
     rejoined = "\n\n".join(r.text for r in records)
     assert rejoined == corpora.NOVEL
+
+
+def test_a_multi_paragraph_csv_cell_keeps_its_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "plots.csv"
+    plot = "The crew builds a giant cannon.\nOn the Moon, they meet the Selenites."
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["Genre", "Plot"], ["science fiction", plot]])
+    [record] = import_plots(path, ImportOptions()).records
+    assert record.text == plot
+    assert "cannon.On" not in record.text
+
+
+def test_plots_accept_campfires_own_genre_names(tmp_path: Path) -> None:
+    path = tmp_path / "plots.csv"
+    rows = [["genre", "plot"]] + [
+        [name, f"A story told in the {name} way, long enough to keep."]
+        for genre in Genre
+        for name in (genre.value, genre.label)
+    ]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = import_plots(path, ImportOptions())
+    assert not result.dropped
+    assert [r.control for r in result.records] == [g for g in Genre for _ in range(2)]
