@@ -70,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--task", type=_task, default=Task.JOKE, help="lines: joke (default) or prompt"
     )
-    prep.add_argument("--passage-words", type=int, default=120, help="text: words per passage")
+    prep.add_argument(
+        "--passage-words", type=int, default=120, help="text and continuations: words per passage"
+    )
+    prep.add_argument(
+        "--no-continue",
+        action="store_false",
+        dest="derive_continue",
+        help="stories (writing-prompts, plots, marked) make no continue examples",
+    )
 
     fit = commands.add_parser("fit", help="fine-tune a base model on a data folder")
     fit.add_argument("--data", required=True, type=Path, metavar="DATA_DIR")
@@ -142,6 +150,7 @@ def _prepare(args: argparse.Namespace) -> int:
         plot_column=args.plot_column,
         lines_task=args.task,
         passage_words=args.passage_words,
+        derive_continue=args.derive_continue,
     )
     result = prepare(
         args.format_name,

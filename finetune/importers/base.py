@@ -15,6 +15,7 @@ from finetune.errors import DataError
 from finetune.records import Record
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+SOURCE_SAMPLE_BYTES = 65536  # how much of a file format detection looks at
 
 
 @dataclass

@@ -21,3 +21,4 @@ class ImportOptions:
     lines_task: Task = Task.JOKE  # lines: what one line is (a joke, or a writing prompt)
     passage_words: int = 120  # text: about this many words per passage
     min_words: int = 3  # shorter examples are dropped
+    derive_continue: bool = True  # stories (writing-prompts, plots) also make continue examples
