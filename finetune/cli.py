@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--out", required=True, type=Path, metavar="DATA_DIR")
     prep.add_argument("--validation", type=float, default=0.1, help="share held out (0.1)")
     prep.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
-    prep.add_argument("--genre", type=_genre, help="genre of every story (writing-prompts, text)")
+    prep.add_argument(
+        "--genre",
+        type=_genre,
+        help="genre of every untagged story (writing-prompts, text, marked); "
+        "stories of other genres are left out",
+    )
+    prep.add_argument("--emotion", type=_emotion, help="poems: keep only the poems of this emotion")
     prep.add_argument("--genre-map", type=Path, help="plots: JSON mapping genres to core genres")
     prep.add_argument("--lexicon", type=Path, help="poems: JSON word -> emotions (default nrclex)")
     prep.add_argument("--column", help="lines/poems: the column holding the text")
@@ -141,6 +147,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
     options = ImportOptions(
         genre=args.genre,
+        emotion=args.emotion,
         genre_map=args.genre_map,
         lexicon=args.lexicon,
         text_column=args.column,

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.controls import Control
 from finetune.errors import DataError
+from finetune.files import current_umask
 from finetune.importers import FORMATS, ImportOptions, ImportResult, importer_for
 from finetune.records import Record, read_records, write_records
 
@@ -140,6 +142,7 @@ def _write_json(path: Path, value: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(value, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; stats.json is not secret
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -157,6 +160,26 @@ def read_stats(data_dir: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def select_controls(result: ImportResult, options: ImportOptions) -> None:
+    """Leave out stories of another genre than --genre and poems of another emotion than --emotion.
+
+    Records of tasks that take no such control (prompts, jokes) are kept.
+    """
+    kept = []
+    for record in result.records:
+        wanted: Control | None = None
+        if record.task.takes_genre:
+            wanted = options.genre
+        elif record.task.takes_emotion:
+            wanted = options.emotion
+        if wanted is not None and record.control is not wanted:
+            kind = "genre" if record.task.takes_genre else "emotion"
+            result.drop(f"{record.task.value} of another {kind} than --{kind} {wanted.value}")
+            continue
+        kept.append(record)
+    result.records = kept
+
+
 def import_inputs(
     format_name: str, inputs: Iterable[Path], options: ImportOptions
 ) -> list[tuple[Path, ImportResult]]:
@@ -165,6 +188,7 @@ def import_inputs(
     results = []
     for path in inputs:
         result = importer_for(format_name, path)(path, options)
+        select_controls(result, options)
         if not result.records:
             reasons = ", ".join(f"{n} {r}" for r, n in result.dropped.items()) or "nothing found"
             raise DataError(
