@@ -31,13 +31,18 @@ def _all_records(data: Path) -> list[Record]:
     return read_records(data / TRAIN_FILE) + read_records(data / VALIDATION_FILE)
 
 
+def _prepared_as(folder: Path, name: str, content: str, formats: list[str]) -> list[list[Record]]:
+    """The records `prepare` makes of one file under each of the formats."""
+    path = folder / name
+    path.write_text(content, encoding="utf-8")
+    for format_name in formats:
+        prepare(format_name, [path], folder / format_name)
+    return [_all_records(folder / format_name) for format_name in formats]
+
+
 def test_gpt2_simple_marked_text_imports_as_prompts_and_stories(tmp_path: Path) -> None:
-    path = tmp_path / "wp_dataset.txt"
-    path.write_text(GPT2_SIMPLE, encoding="utf-8")
-    for format_name in ("marked", "text", "writing-prompts"):
-        data = tmp_path / format_name
-        prepare(format_name, [path], data)
-        records = _all_records(data)
+    formats = ["marked", "text", "writing-prompts"]
+    for records in _prepared_as(tmp_path, "wp_dataset.txt", GPT2_SIMPLE, formats):
         prompts = sorted(r.text for r in records if r.task is Task.PROMPT)
         assert prompts == [
             "A dragon applies for a job at the local bakery.",
@@ -50,12 +55,9 @@ def test_gpt2_simple_marked_text_imports_as_prompts_and_stories(tmp_path: Path) 
 
 
 def test_genre_lines_import_as_genre_stories(tmp_path: Path) -> None:
-    path = tmp_path / "6_genre_clean_training_data.txt"
-    path.write_text(GENRE_LINES, encoding="utf-8")
-    for format_name in ("marked", "plots", "lines"):
-        data = tmp_path / format_name
-        prepare(format_name, [path], data)
-        stories = [r for r in _all_records(data) if r.task is Task.STORY]
+    name = "6_genre_clean_training_data.txt"
+    for records in _prepared_as(tmp_path, name, GENRE_LINES, ["marked", "plots", "lines"]):
+        stories = [r for r in records if r.task is Task.STORY]
         assert {r.control for r in stories} == {Genre.SCI_FI, Genre.HORROR, Genre.SUPERHERO}
         assert all("<" not in r.text and r.text.endswith(".") for r in stories)
 
