@@ -328,7 +328,30 @@ def _fit(args: FitArguments, callbacks: Sequence[Any]) -> dict[str, Any]:
     if has_validation and not resume_from:
         base_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(base_eval_loss=base_loss, base_perplexity=perplexity(base_loss))
-    run_info: dict[str, Any] = {
+    run_info = _run_info(args, base, train_records, len(validation_records), metrics)
+    run_info.update(
+        block_size=block_size,
+        context_window=window,
+        truncated_examples=truncated,
+        train_blocks=len(train_set),
+        train_tokens=train_set.real_tokens,
+    )
+    _write_json(args.run_dir / RUN_FILE, run_info)
+    _train(trainer, args, resume_from, metrics, has_validation)
+    run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
+    _write_json(args.run_dir / RUN_FILE, run_info)
+    return {"run_dir": str(args.run_dir), **run_info["metrics"]}
+
+
+def _run_info(
+    args: FitArguments,
+    base: BaseModelInfo,
+    train_records: Sequence[Record],
+    validation_examples: int,
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """run.json: what was trained from what, on which data, with which arguments."""
+    return {
         "base_model": base.source,
         "base_name": base.name,
         "base_context_window": base.context_window,
@@ -337,22 +360,12 @@ def _fit(args: FitArguments, callbacks: Sequence[Any]) -> dict[str, Any]:
         "data_fingerprint": data_fingerprint(args.data_dir),
         **stage_info(base),
         "arguments": {k: str(v) for k, v in asdict(args).items()},
-        "block_size": block_size,
-        "context_window": window,
         "train_examples": len(train_records),
-        "validation_examples": len(validation_records),
-        "truncated_examples": truncated,
-        "train_blocks": len(train_set),
-        "train_tokens": train_set.real_tokens,
+        "validation_examples": validation_examples,
         **trained_controls(train_records, earlier_stage(base)),
         "metrics": metrics,
         "finished": False,
     }
-    _write_json(args.run_dir / RUN_FILE, run_info)
-    _train(trainer, args, resume_from, metrics, has_validation)
-    run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
-    _write_json(args.run_dir / RUN_FILE, run_info)
-    return {"run_dir": str(args.run_dir), **run_info["metrics"]}
 
 
 def _train(
