@@ -26,6 +26,7 @@ from finetune.files import apply_umask
 from finetune.modeling import load_causal_lm, load_tokenizer
 from finetune.records import iter_records
 from finetune.train import FINAL_DIR, TOKENIZER_DIR, read_run
+from finetune.trainer import quiet_libraries
 
 
 def trained_weights(run_dir: Path) -> Path:
@@ -122,6 +123,11 @@ def training_fingerprint(data_dir: Path, run: dict[str, Any] | None = None) -> T
 def export_run(
     run_dir: Path, out: Path, *, name: str | None = None, overwrite: bool = False
 ) -> Path:
+    with quiet_libraries():
+        return _export_run(run_dir, out, name=name, overwrite=overwrite)
+
+
+def _export_run(run_dir: Path, out: Path, *, name: str | None, overwrite: bool) -> Path:
     run = read_run(run_dir)
     out = out.absolute()
     if out.exists() and not overwrite:
