@@ -1,4 +1,4 @@
-"""Benchmark: packed blocks vs one example per row, on the same data and model (issue 4).
+"""Benchmark: packed blocks vs one example per row, on the same data and model.
 
 Trains the same model for a few steps three ways and measures useful tokens (real text, not
 padding) per second, and the optimizer steps one epoch takes:

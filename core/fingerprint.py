@@ -82,31 +82,53 @@ class TrainingFingerprint:
             unique = {h for h in unique if h % sample_mod == 0}
         return cls(unique, n=n, sample_mod=sample_mod)
 
+    def union(
+        self, other: TrainingFingerprint, max_hashes: int = DEFAULT_MAX_HASHES
+    ) -> TrainingFingerprint:
+        """Both corpora's n-grams (a checkpoint fine-tuned in stages checks against both)."""
+        if other.n != self.n:
+            raise ValueError(f"cannot join {self.n}-gram and {other.n}-gram fingerprints")
+        sample_mod = max(self.sample_mod, other.sample_mod)  # powers of two: a common sampling
+        unique = {h for h in (*self._hashes, *other._hashes) if h % sample_mod == 0}
+        while len(unique) > max_hashes:
+            sample_mod *= 2
+            unique = {h for h in unique if h % sample_mod == 0}
+        return TrainingFingerprint(unique, n=self.n, sample_mod=sample_mod)
+
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, int):
             return False
         i = bisect_left(self._hashes, value)
         return i < len(self._hashes) and self._hashes[i] == value
 
-    def longest_copied_run(self, text: str) -> int:
-        """Words in the longest stretch of text that is a run of training n-grams.
+    def longest_copied_run(self, text: str, given: str = "") -> int:
+        """Words of text in its longest stretch that is a run of training n-grams.
 
-        With sampling, a run counts sampled n-grams and scales back to words, so the figure is an
-        estimate; without sampling (most user corpora) it is exact up to hash collisions.
+        given: what came before text and is not the model's (a user's prefix): its words give
+        the run context but never count, so a user quoting the training data is not flagged,
+        while a model that carries such a quote on is. With sampling, the run's ends are the
+        first and last sampled n-grams, so the figure is an estimate; without (most user
+        corpora), it is exact up to hash collisions.
         """
-        best = run = 0
-        for h in ngram_hashes(text, self.n):
+        tokens = words(given + text)
+        skip = len(words(given))
+        best = 0
+        first = last = -1
+        for i in range(max(0, skip - self.n + 1), len(tokens) - self.n + 1):
+            h = _hash(tokens[i : i + self.n])
             if self.sample_mod > 1 and h % self.sample_mod:
                 continue
-            run = run + 1 if h in self else 0
-            best = max(best, run)
-        if best == 0:
-            return 0
-        return best * self.sample_mod + self.n - 1
+            if h not in self:
+                first = -1
+                continue
+            first = i if first < 0 else first
+            last = i
+            best = max(best, last + self.n - max(first, skip))
+        return best
 
-    def copies(self, text: str, min_words: int = 12) -> bool:
+    def copies(self, text: str, min_words: int = 12, given: str = "") -> bool:
         """True when text repeats at least min_words consecutive words of the training data."""
-        return self.longest_copied_run(text) >= min_words
+        return self.longest_copied_run(text, given) >= min_words
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path)

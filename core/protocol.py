@@ -222,6 +222,8 @@ class CompletionChoice(BaseModel):
     index: int
     logprobs: None = None
     finish_reason: Literal["stop", "length"] | None
+    # Campfire's addition (OpenAI clients ignore it): the text repeats the training data.
+    copied_from_training: bool = False
 
 
 class CompletionUsage(BaseModel):

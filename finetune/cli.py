@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from core.controls import Task, parse_emotion, parse_genre, parse_task
 from core.errors import CampfireError
+from finetune.errors import TrainingError
 from finetune.importers import FORMATS, ImportOptions
+
+MAX_TOKENS_SETTING = "CAMPFIRE_MAX_NEW_TOKENS"
+DEFAULT_MAX_NEW_TOKENS = 1024  # the model server's default cap too
 
 
 def _genre(value: str) -> object:
@@ -59,7 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--out", required=True, type=Path, metavar="DATA_DIR")
     prep.add_argument("--validation", type=float, default=0.1, help="share held out (0.1)")
     prep.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
-    prep.add_argument("--genre", type=_genre, help="genre of every story (writing-prompts, text)")
+    prep.add_argument(
+        "--genre",
+        type=_genre,
+        help="genre of every untagged story (writing-prompts, text, marked); "
+        "stories of other genres are left out",
+    )
+    prep.add_argument("--emotion", type=_emotion, help="poems: keep only the poems of this emotion")
     prep.add_argument("--genre-map", type=Path, help="plots: JSON mapping genres to core genres")
     prep.add_argument("--lexicon", type=Path, help="poems: JSON word -> emotions (default nrclex)")
     prep.add_argument("--column", help="lines/poems: the column holding the text")
@@ -70,7 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--task", type=_task, default=Task.JOKE, help="lines: joke (default) or prompt"
     )
-    prep.add_argument("--passage-words", type=int, default=120, help="text: words per passage")
+    prep.add_argument(
+        "--passage-words", type=int, default=120, help="text and continuations: words per passage"
+    )
+    prep.add_argument(
+        "--no-continue",
+        action="store_false",
+        dest="derive_continue",
+        help="stories (writing-prompts, plots, marked) make no continue examples",
+    )
 
     fit = commands.add_parser("fit", help="fine-tune a base model on a data folder")
     fit.add_argument("--data", required=True, type=Path, metavar="DATA_DIR")
@@ -105,20 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
-    sample = commands.add_parser("sample", help="generate a few samples from a checkpoint")
-    sample.add_argument("--checkpoint", required=True, type=Path, metavar="DIR")
-    control = sample.add_mutually_exclusive_group()
-    control.add_argument("--genre", type=_genre)
-    control.add_argument("--emotion", type=_emotion)
-    sample.add_argument("--task", type=_task)
-    sample.add_argument("--context", default="", help="writing prompt, title or story so far")
-    sample.add_argument("--prefix", default="", help="the first words of each sample")
-    sample.add_argument("-n", "--nsamples", type=int, default=3)
-    sample.add_argument("--max-new-tokens", type=int, default=120)
-    sample.add_argument("--temperature", type=float, default=0.8)
-    sample.add_argument("--top-p", type=float, default=0.95)
-    sample.add_argument("--seed", type=int, default=None)
-    sample.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _add_sample_parser(commands)
 
     export = commands.add_parser("export", help="turn a run into a checkpoint the server loads")
     export.add_argument("--run", required=True, type=Path, metavar="RUN_DIR")
@@ -128,11 +135,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_sample_parser(commands: Any) -> None:
+    sample = commands.add_parser(
+        "sample",
+        help="generate a few samples from a checkpoint",
+        description="Samples like gpt-2-simple's generate (prefix, truncate, nsamples) or "
+        "transformers' run_generation (--prompt).",
+    )
+    sample.add_argument("--checkpoint", required=True, type=Path, metavar="DIR")
+    control = sample.add_mutually_exclusive_group()
+    control.add_argument("--genre", type=_genre)
+    control.add_argument("--emotion", type=_emotion)
+    sample.add_argument("--task", type=_task)
+    sample.add_argument("--context", default="", help="writing prompt, title or story so far")
+    sample.add_argument("--prefix", default="", help="the first words of each sample")
+    sample.add_argument(
+        "--no-prefix",
+        action="store_false",
+        dest="include_prefix",
+        help="leave the prefix out of the samples (gpt-2-simple's include_prefix=False)",
+    )
+    sample.add_argument(
+        "--prompt",
+        dest="raw_prompt",
+        help="raw text to continue as is, without control tokens (run_generation's way)",
+    )
+    sample.add_argument("-n", "--nsamples", type=int, default=3)
+    sample.add_argument("--max-new-tokens", "--length", type=int, default=120)
+    sample.add_argument("--temperature", type=float, default=0.8)
+    sample.add_argument("--top-p", type=float, default=0.95)
+    sample.add_argument("--top-k", type=int, default=0, help="0: off")
+    sample.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0: off")
+    sample.add_argument(
+        "--stop",
+        "--truncate",
+        action="append",
+        default=[],
+        help="cut each sample at the first occurrence of this text (repeatable)",
+    )
+    sample.add_argument(
+        "--delim", help="text between samples (gpt-2-simple's sample_delim); default a header"
+    )
+    sample.add_argument("--out", type=Path, metavar="FILE", help="write the samples to FILE")
+    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from finetune.dataset import prepare
 
     options = ImportOptions(
         genre=args.genre,
+        emotion=args.emotion,
         genre_map=args.genre_map,
         lexicon=args.lexicon,
         text_column=args.column,
@@ -142,6 +196,7 @@ def _prepare(args: argparse.Namespace) -> int:
         plot_column=args.plot_column,
         lines_task=args.task,
         passage_words=args.passage_words,
+        derive_continue=args.derive_continue,
     )
     result = prepare(
         args.format_name,
@@ -211,9 +266,25 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _length_cap() -> int:
+    """The longest sample allowed: CAMPFIRE_MAX_NEW_TOKENS, the server's cap, read at call time."""
+    raw = os.environ.get(MAX_TOKENS_SETTING, str(DEFAULT_MAX_NEW_TOKENS))
+    try:
+        return int(raw)
+    except ValueError:
+        raise TrainingError(f"{MAX_TOKENS_SETTING}={raw!r} is not a whole number") from None
+
+
 def _sample(args: argparse.Namespace) -> int:
     from finetune.sampling import SampleRequest, sample_checkpoint
 
+    cap = _length_cap()
+    if args.max_new_tokens > cap:
+        raise TrainingError(
+            f"--max-new-tokens {args.max_new_tokens} is above the cap of {cap} tokens; "
+            f"for long-form samples raise it, e.g. {MAX_TOKENS_SETTING}={args.max_new_tokens} "
+            "campfire-train sample ... (past the model's window the sample slides it)"
+        )
     request = SampleRequest(
         task=args.task,
         control=args.genre or args.emotion,
@@ -223,10 +294,30 @@ def _sample(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         top_p=args.top_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
         seed=args.seed,
+        include_prefix=args.include_prefix,
+        stop=tuple(args.stop),
+        raw_prompt=args.raw_prompt,
     )
-    for i, text in enumerate(sample_checkpoint(args.checkpoint, request, device=args.device)):
-        print(f"==== sample {i + 1} ====\n{text}\n")
+    samples = sample_checkpoint(
+        args.checkpoint, request, device=args.device, progress=sys.stderr.isatty()
+    )
+    if args.delim is not None:
+        text = args.delim.join(samples) + "\n"
+    else:
+        text = "".join(f"==== sample {i + 1} ====\n{s}\n\n" for i, s in enumerate(samples))
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise TrainingError(
+            f"cannot write {args.out} ({exc.strerror}); choose another --out"
+        ) from None
+    print(f"wrote {len(samples)} samples to {args.out}")
     return 0
 
 

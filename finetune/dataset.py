@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.controls import Control
 from finetune.errors import DataError
-from finetune.importers import FORMATS, ImportOptions, ImportResult
+from finetune.files import current_umask
+from finetune.importers import FORMATS, ImportOptions, ImportResult, importer_for
 from finetune.records import Record, read_records, write_records
 
 TRAIN_FILE = "train.jsonl"
@@ -35,23 +37,55 @@ class PrepareResult:
     stats: dict[str, Any]
 
 
-def _validation_share(record: Record, seed: int) -> float:
-    digest = hashlib.sha256(f"{seed}:{record.key()}".encode()).digest()
+def _validation_share(key: str, seed: int) -> float:
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _stratum(record: Record) -> str:
+    return f"{record.task.value}/{record.control_name}"
+
+
 def split(
-    records: Sequence[Record], validation_fraction: float, seed: int
+    records: Sequence[Record],
+    validation_fraction: float,
+    seed: int,
+    trained: frozenset[str] = frozenset(),
 ) -> tuple[list[Record], list[Record]]:
-    """Deterministic split; with two or more records, validation gets at least one."""
-    shares = [_validation_share(r, seed) for r in records]
-    validation_idx = {i for i, s in enumerate(shares) if s < validation_fraction}
-    if not validation_idx and len(records) >= 2 and validation_fraction > 0:
-        validation_idx = {min(range(len(records)), key=shares.__getitem__)}
-    if len(validation_idx) == len(records) and len(records) >= 2:
-        validation_idx.discard(max(validation_idx, key=shares.__getitem__))
-    train = [r for i, r in enumerate(records) if i not in validation_idx]
-    validation = [r for i, r in enumerate(records) if i in validation_idx]
+    """Deterministic split by a seeded hash of each record's group, stratified by control.
+
+    A group (a writing prompt with its stories and their continuations) stays on one side.
+    Every task/control gets a training example (unless `trained`, the strata the folder already
+    trains on, has it), so no genre or emotion is only ever validated; and one with two or more
+    groups gets a validation example when that leaves every other stratum its training example.
+    """
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        groups.setdefault(record.group or record.key(), []).append(record)
+    share = {key: _validation_share(key, seed) for key in groups}
+    held = {key for key in groups if share[key] < validation_fraction}
+    strata: dict[str, list[str]] = {}
+    for key, members in groups.items():
+        for name in {_stratum(r) for r in members}:
+            strata.setdefault(name, []).append(key)
+
+    def training_strata(held_out: set[str]) -> set[str]:
+        return {_stratum(r) for key in groups if key not in held_out for r in groups[key]}
+
+    for name, keys in sorted(strata.items()):
+        if name not in trained and all(key in held for key in keys):
+            held.discard(max(keys, key=share.__getitem__))
+    if validation_fraction > 0:
+        for _, keys in sorted(strata.items()):
+            free = sorted((k for k in keys if k not in held), key=share.__getitem__)
+            if len(keys) < 2 or len(free) < len(keys) or not free:
+                continue
+            needed = training_strata(held) - set(trained)
+            candidate = free[0]
+            if needed <= training_strata(held | {candidate}):
+                held.add(candidate)
+    train = [r for key, members in groups.items() if key not in held for r in members]
+    validation = [r for key, members in groups.items() if key in held for r in members]
     return train, validation
 
 
@@ -108,6 +142,7 @@ def _write_json(path: Path, value: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(value, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; stats.json is not secret
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -125,15 +160,35 @@ def read_stats(data_dir: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def select_controls(result: ImportResult, options: ImportOptions) -> None:
+    """Leave out stories of another genre than --genre and poems of another emotion than --emotion.
+
+    Records of tasks that take no such control (prompts, jokes) are kept.
+    """
+    kept = []
+    for record in result.records:
+        wanted: Control | None = None
+        if record.task.takes_genre:
+            wanted = options.genre
+        elif record.task.takes_emotion:
+            wanted = options.emotion
+        if wanted is not None and record.control is not wanted:
+            kind = "genre" if record.task.takes_genre else "emotion"
+            result.drop(f"{record.task.value} of another {kind} than --{kind} {wanted.value}")
+            continue
+        kept.append(record)
+    result.records = kept
+
+
 def import_inputs(
     format_name: str, inputs: Iterable[Path], options: ImportOptions
 ) -> list[tuple[Path, ImportResult]]:
-    importer = FORMATS.get(format_name)
-    if importer is None:
+    if format_name not in FORMATS:
         raise DataError(f"unknown format {format_name!r}; choose one of: {', '.join(FORMATS)}")
     results = []
     for path in inputs:
-        result = importer(path, options)
+        result = importer_for(format_name, path)(path, options)
+        select_controls(result, options)
         if not result.records:
             reasons = ", ".join(f"{n} {r}" for r, n in result.dropped.items()) or "nothing found"
             raise DataError(
@@ -162,6 +217,7 @@ def prepare(
     imported = import_inputs(format_name, inputs, options)  # all inputs checked before writing
     data_dir.mkdir(parents=True, exist_ok=True)
     seen = {r.key() for name in SPLITS for r in load_split(data_dir, name)}
+    trained = {_stratum(r) for r in load_split(data_dir, TRAIN_FILE)}
     previous = read_stats(data_dir)
     dropped: Counter[str] = Counter(previous.get("dropped", {}))
     sources: list[dict[str, Any]] = list(previous.get("sources", []))
@@ -176,7 +232,8 @@ def prepare(
                 continue
             seen.add(key)
             fresh.append(record)
-        train, validation = split(fresh, validation_fraction, seed)
+        train, validation = split(fresh, validation_fraction, seed, frozenset(trained))
+        trained.update(_stratum(r) for r in train)
         added_train += write_records(data_dir / TRAIN_FILE, train)
         added_validation += write_records(data_dir / VALIDATION_FILE, validation)
         batch_dropped.update(result.dropped)

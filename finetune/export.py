@@ -8,6 +8,7 @@ a half-written checkpoint where the server would load it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from core.controls import END_MARKER, control_tokens, parse_emotion, parse_genre, parse_task
+from core.errors import CheckpointError
 from core.fingerprint import FINGERPRINT_FILE, TrainingFingerprint
 from core.manifest import CheckpointManifest, write_manifest
 from core.prompt_format import PromptStyle
 from finetune.dataset import TRAIN_FILE
 from finetune.errors import TrainingError
+from finetune.files import apply_umask
 from finetune.modeling import load_causal_lm, load_tokenizer
 from finetune.records import iter_records
 from finetune.train import FINAL_DIR, TOKENIZER_DIR, read_run
+from finetune.trainer import quiet_libraries
 
 
 def trained_weights(run_dir: Path) -> Path:
@@ -62,13 +66,29 @@ def load_trained_model(run_dir: Path, run: dict[str, Any]) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def _earlier_stage(run: dict[str, Any]) -> dict[str, Any]:
+    earlier = run.get("earlier_stage")
+    return earlier if isinstance(earlier, dict) else {}
+
+
+def combined_data_fingerprint(run: dict[str, Any]) -> str | None:
+    """This run's data fingerprint; after an earlier stage, a hash of both stages' fingerprints."""
+    own = run.get("data_fingerprint")
+    earlier = _earlier_stage(run).get("data_fingerprint")
+    if not earlier or not own:
+        return own
+    return "sha256:" + hashlib.sha256(f"{earlier}\n{own}".encode()).hexdigest()
+
+
 def build_manifest(name: str, model: Any, run: dict[str, Any]) -> CheckpointManifest:
     tasks = [parse_task(t) for t in run.get("tasks", [])]
     if not tasks:
         raise TrainingError("the run trained no task; prepare data and fit again")
+    stage = _earlier_stage(run).get("checkpoint")
+    via = f" (after checkpoint {stage})" if stage else ""
     return CheckpointManifest(
         name=name,
-        description=f"fine-tuned by campfire-train from {run.get('base_name')}",
+        description=f"fine-tuned by campfire-train from {run.get('base_name')}{via}",
         base_model=str(run.get("base_name") or run.get("base_model")),
         model_type=str(model.config.model_type),
         prompt_style=PromptStyle.CONTROL_TOKENS,
@@ -78,20 +98,36 @@ def build_manifest(name: str, model: Any, run: dict[str, Any]) -> CheckpointMani
         emotions=[parse_emotion(e) for e in run.get("emotions", [])],
         control_tokens=control_tokens(),
         context_window=int(run.get("context_window") or 1024),
-        data_fingerprint=run.get("data_fingerprint"),
+        data_fingerprint=combined_data_fingerprint(run),
         training_ngrams=FINGERPRINT_FILE,
         eval_metrics=dict(run.get("metrics", {})),
     )
 
 
-def training_fingerprint(data_dir: Path) -> TrainingFingerprint:
+def training_fingerprint(data_dir: Path, run: dict[str, Any] | None = None) -> TrainingFingerprint:
+    """The n-grams of the training text, joined with an earlier stage's (staged training)."""
     texts = (f"{record.context}\n{record.text}" for record in iter_records(data_dir / TRAIN_FILE))
-    return TrainingFingerprint.from_texts(texts)
+    fingerprint = TrainingFingerprint.from_texts(texts)
+    earlier = _earlier_stage(run or {}).get("training_ngrams")
+    if not earlier:
+        return fingerprint
+    try:
+        return fingerprint.union(TrainingFingerprint.load(earlier))
+    except CheckpointError as exc:
+        raise TrainingError(
+            f"the base checkpoint's training fingerprint is needed to check copying of both "
+            f"stages ({exc}); restore the base checkpoint folder and export again"
+        ) from None
 
 
 def export_run(
     run_dir: Path, out: Path, *, name: str | None = None, overwrite: bool = False
 ) -> Path:
+    with quiet_libraries():
+        return _export_run(run_dir, out, name=name, overwrite=overwrite)
+
+
+def _export_run(run_dir: Path, out: Path, *, name: str | None, overwrite: bool) -> Path:
     run = read_run(run_dir)
     out = out.absolute()
     if out.exists() and not overwrite:
@@ -112,8 +148,9 @@ def export_run(
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        training_fingerprint(data_dir).save(staging / FINGERPRINT_FILE)
+        training_fingerprint(data_dir, run).save(staging / FINGERPRINT_FILE)
         write_manifest(staging, manifest)
+        apply_umask(staging)
         _move_into_place(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

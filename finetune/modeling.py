@@ -10,7 +10,7 @@ from typing import Any
 
 from core.controls import END_MARKER, control_tokens
 from core.errors import CheckpointError
-from core.manifest import MANIFEST_FILE, read_manifest
+from core.manifest import MANIFEST_FILE, CheckpointManifest, read_manifest
 from finetune.errors import TrainingError
 from finetune.tokens import add_control_tokens
 
@@ -28,8 +28,9 @@ def perplexity(loss: float) -> float:
 @dataclass(frozen=True)
 class BaseModelInfo:
     source: str  # folder path or hub id, as given
-    name: str  # what the manifest calls it
+    name: str  # what the manifest calls it: the real base, also for a Campfire checkpoint
     context_window: int | None
+    manifest: CheckpointManifest | None = None  # when the base is itself a Campfire checkpoint
 
 
 def describe_base(base: str) -> BaseModelInfo:
@@ -47,7 +48,9 @@ def describe_base(base: str) -> BaseModelInfo:
                 manifest = read_manifest(path)
             except CheckpointError as exc:
                 raise TrainingError(str(exc)) from None
-            return BaseModelInfo(str(path.resolve()), manifest.base_model, manifest.context_window)
+            return BaseModelInfo(
+                str(path.resolve()), manifest.base_model, manifest.context_window, manifest
+            )
         return BaseModelInfo(str(path.resolve()), path.name, None)
     if base.count("/") > 1 or base.startswith((".", "~")) or base.endswith("/"):
         raise TrainingError(f"base model {base}: no such folder; check the path")

@@ -65,14 +65,26 @@ def tokenize_records(
     return [tokenize_record(r, tokenizer, style=style, max_tokens=max_tokens) for r in records]
 
 
-def pack(examples: Sequence[Sequence[int]], block_size: int, pad_id: int) -> list[Block]:
+def pack(
+    examples: Sequence[Sequence[int]],
+    block_size: int,
+    pad_id: int,
+    prompt_lengths: Sequence[int] | None = None,
+) -> list[Block]:
     """Concatenate the examples and cut them into blocks of block_size tokens.
 
-    Labels equal the input ids (the model shifts them) except on padding, which gets -100.
+    Labels equal the input ids (the model shifts them) except on padding, which gets -100; with
+    prompt_lengths, each example's prompt is masked too, so the loss is the answers' alone (what
+    `campfire-train eval` measures).
     """
     if block_size < 2:
         raise ValueError("block_size must be at least 2")
     stream = [token for example in examples for token in example]
+    labels = list(stream)
+    if prompt_lengths is not None:
+        labels = []
+        for example, prompt_length in zip(examples, prompt_lengths, strict=True):
+            labels += [IGNORE_INDEX] * prompt_length + list(example[prompt_length:])
     blocks: list[Block] = []
     for start in range(0, len(stream), block_size):
         chunk = stream[start : start + block_size]
@@ -82,7 +94,7 @@ def pack(examples: Sequence[Sequence[int]], block_size: int, pad_id: int) -> lis
             Block(
                 input_ids=chunk + [pad_id] * padding,
                 attention_mask=[1] * real + [0] * padding,
-                labels=chunk + [IGNORE_INDEX] * padding,
+                labels=labels[start : start + block_size] + [IGNORE_INDEX] * padding,
             )
         )
     return blocks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.controls import Control, Task, check_control, parse_emotion, parse_genre, parse_task
@@ -20,6 +20,9 @@ class Record:
     control: Control | None
     context: str
     text: str
+    # Records of one source (a writing prompt, its story and the story's continuations) share a
+    # group, so the split keeps them on one side. Not stored: it only matters while preparing.
+    group: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         check_control(self.task, self.control)

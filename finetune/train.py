@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.controls import Emotion, Genre, Task
+from core.manifest import CheckpointManifest
+from core.prompt_format import PromptStyle
 from finetune.dataset import TRAIN_FILE, VALIDATION_FILE, check_data_dir, data_fingerprint
 from finetune.errors import TrainingError
 from finetune.modeling import (
+    BaseModelInfo,
     context_window,
     control_token_ids,
     describe_base,
@@ -31,8 +34,9 @@ from finetune.modeling import (
     load_tokenizer,
     perplexity,
 )
-from finetune.packing import BlockDataset, pack, tokenize_records
+from finetune.packing import IGNORE_INDEX, BlockDataset, pack, tokenize_records
 from finetune.records import Record, read_records
+from finetune.trainer import make_trainer, quiet_libraries, training_arguments
 
 RUN_FILE = "run.json"
 TOKENIZER_DIR = "tokenizer"
@@ -81,14 +85,47 @@ class FitArguments:
         return 5e-4 if self.lora else 5e-5
 
 
-def trained_controls(records: Sequence[Record]) -> dict[str, list[str]]:
-    """The tasks, genres and emotions the training split covers, in enum order."""
+def trained_controls(
+    records: Sequence[Record], earlier: CheckpointManifest | None = None
+) -> dict[str, list[str]]:
+    """The tasks, genres and emotions the training split covers, in enum order.
+
+    earlier: the manifest of a Campfire fine-tune this run starts from (staged training, seed
+    004's neutral poems first, then each emotion); what it was trained on is kept.
+    """
     tasks = {r.task for r in records}
-    controls = {r.control for r in records}
+    controls: set[Genre | Emotion | None] = {r.control for r in records}
+    if earlier is not None:
+        tasks.update(earlier.tasks)
+        controls.update(earlier.genres)
+        controls.update(earlier.emotions)
     return {
         "tasks": [t.value for t in Task if t in tasks],
         "genres": [g.value for g in Genre if g in controls],
         "emotions": [e.value for e in Emotion if e in controls],
+    }
+
+
+def earlier_stage(base: BaseModelInfo) -> CheckpointManifest | None:
+    """The base's manifest when the base is a checkpoint campfire-train fine-tuned on data."""
+    manifest = base.manifest
+    if manifest is None or manifest.prompt_style is not PromptStyle.CONTROL_TOKENS:
+        return None
+    return manifest if manifest.data_fingerprint is not None else None
+
+
+def stage_info(base: BaseModelInfo) -> dict[str, Any]:
+    """What export needs about an earlier stage: its data fingerprint and training n-grams."""
+    manifest = earlier_stage(base)
+    if manifest is None:
+        return {}
+    ngrams = Path(base.source) / manifest.training_ngrams if manifest.training_ngrams else None
+    return {
+        "earlier_stage": {
+            "checkpoint": manifest.name,
+            "data_fingerprint": manifest.data_fingerprint,
+            "training_ngrams": str(ngrams) if ngrams is not None else None,
+        }
     }
 
 
@@ -209,8 +246,39 @@ def _finite(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _datasets(
+    train_records: Sequence[Record],
+    validation_records: Sequence[Record],
+    tokenizer: Any,
+    block_size: int,
+) -> tuple[BlockDataset, BlockDataset, int]:
+    """Packed training blocks; validation blocks scored on the answers only, as eval does.
+
+    Returns the two datasets and how many training examples were cut at the block size.
+    """
+    train_examples = tokenize_records(train_records, tokenizer, max_tokens=block_size)
+    validation_examples = tokenize_records(validation_records, tokenizer, max_tokens=block_size)
+    pad_id = tokenizer.pad_token_id
+    train_set = BlockDataset(pack([e.input_ids for e in train_examples], block_size, pad_id))
+    validation_blocks = pack(
+        [e.input_ids for e in validation_examples],
+        block_size,
+        pad_id,
+        prompt_lengths=[e.prompt_length for e in validation_examples],
+    )
+    # A block that holds only prompt tokens has nothing to score (its loss would be NaN).
+    scored = [b for b in validation_blocks if any(x != IGNORE_INDEX for x in b.labels)]
+    truncated = sum(e.truncated for e in train_examples)
+    return train_set, BlockDataset(scored), truncated
+
+
 def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train; returns the run summary also written to RUN_DIR/run.json."""
+    with quiet_libraries():
+        return _fit(args, callbacks)
+
+
+def _fit(args: FitArguments, callbacks: Sequence[Any]) -> dict[str, Any]:
     args.check()
     check_data_dir(args.data_dir)
     train_records = read_records(args.data_dir / TRAIN_FILE)
@@ -221,7 +289,7 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     resume_from = _prepare_run_dir(args)
 
     import torch
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+    from transformers import EarlyStoppingCallback, set_seed
 
     set_seed(args.seed)
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -238,53 +306,21 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         tokenizer.save_pretrained(tokenizer_dir)
     if args.lora:
         model = _wrap_lora(model, tokenizer, args.lora_rank)
-
-    train_examples = tokenize_records(train_records, tokenizer, max_tokens=block_size)
-    validation_examples = tokenize_records(validation_records, tokenizer, max_tokens=block_size)
-    pad_id = tokenizer.pad_token_id
-    train_set = BlockDataset(pack([e.input_ids for e in train_examples], block_size, pad_id))
-    validation_set = BlockDataset(
-        pack([e.input_ids for e in validation_examples], block_size, pad_id)
+    train_set, validation_set, truncated = _datasets(
+        train_records, validation_records, tokenizer, block_size
     )
     has_validation = len(validation_set) > 0
-    training_args = TrainingArguments(
-        output_dir=str(args.run_dir),
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.grad_accum,
-        learning_rate=args.lr,
-        warmup_steps=0,
-        weight_decay=0.0,
-        lr_scheduler_type="linear",
-        eval_strategy="steps" if has_validation else "no",
-        eval_steps=args.eval_steps,
-        save_strategy="steps",
-        save_steps=args.eval_steps,
-        save_total_limit=args.save_total_limit,
-        load_best_model_at_end=has_validation,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=max(1, min(10, args.eval_steps)),
-        report_to=[],
-        seed=args.seed,
-        use_cpu=not use_cuda,
-        disable_tqdm=False,
-        dataloader_num_workers=0,
-        remove_unused_columns=False,
-        bf16=bf16,
-        fp16=fp16,
-        max_steps=args.max_steps if args.max_steps is not None else -1,
-        num_train_epochs=args.epochs or 3.0,
-    )
     trainer_callbacks = list(callbacks)
     if has_validation:
         trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.patience))
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_set,
-        eval_dataset=validation_set if has_validation else None,
-        processing_class=tokenizer,
+    trainer = make_trainer(
+        model,
+        training_arguments(
+            args, use_cuda=use_cuda, has_validation=has_validation, bf16=bf16, fp16=fp16
+        ),
+        train_set=train_set,
+        eval_set=validation_set if has_validation else None,
+        tokenizer=tokenizer,
         callbacks=trainer_callbacks,
     )
     previous = read_run(args.run_dir) if resume_from else {}
@@ -292,27 +328,54 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     if has_validation and not resume_from:
         base_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(base_eval_loss=base_loss, base_perplexity=perplexity(base_loss))
-    run_info: dict[str, Any] = {
+    run_info = _run_info(args, base, train_records, len(validation_records), metrics)
+    run_info.update(
+        block_size=block_size,
+        context_window=window,
+        truncated_examples=truncated,
+        train_blocks=len(train_set),
+        train_tokens=train_set.real_tokens,
+    )
+    _write_json(args.run_dir / RUN_FILE, run_info)
+    _train(trainer, args, resume_from, metrics, has_validation)
+    run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
+    _write_json(args.run_dir / RUN_FILE, run_info)
+    return {"run_dir": str(args.run_dir), **run_info["metrics"]}
+
+
+def _run_info(
+    args: FitArguments,
+    base: BaseModelInfo,
+    train_records: Sequence[Record],
+    validation_examples: int,
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """run.json: what was trained from what, on which data, with which arguments."""
+    return {
         "base_model": base.source,
         "base_name": base.name,
         "base_context_window": base.context_window,
         "lora": args.lora,
         "data_dir": str(args.data_dir.resolve()),
         "data_fingerprint": data_fingerprint(args.data_dir),
+        **stage_info(base),
         "arguments": {k: str(v) for k, v in asdict(args).items()},
-        "block_size": block_size,
-        "context_window": window,
         "train_examples": len(train_records),
-        "validation_examples": len(validation_records),
-        "truncated_examples": sum(e.truncated for e in train_examples),
-        "train_blocks": len(train_set),
-        "train_tokens": train_set.real_tokens,
-        **trained_controls(train_records),
+        "validation_examples": validation_examples,
+        **trained_controls(train_records, earlier_stage(base)),
         "metrics": metrics,
         "finished": False,
     }
-    _write_json(args.run_dir / RUN_FILE, run_info)
 
+
+def _train(
+    trainer: Any,
+    args: FitArguments,
+    resume_from: str | None,
+    metrics: dict[str, Any],
+    has_validation: bool,
+) -> None:
+    """Run the training loop, then save the final weights, the metrics and the loss curve."""
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
@@ -328,13 +391,10 @@ def fit(args: FitArguments, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=perplexity(eval_loss))
     trainer.save_model(str(args.run_dir / FINAL_DIR))
-    tokenizer.save_pretrained(args.run_dir / FINAL_DIR)
+    trainer.processing_class.save_pretrained(args.run_dir / FINAL_DIR)
     loss_before = metrics.get("base_eval_loss")
     write_loss_curve(
         trainer.state.log_history,
         args.run_dir / LOSS_CURVE,
         float(loss_before) if loss_before is not None else None,
     )
-    run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
-    _write_json(args.run_dir / RUN_FILE, run_info)
-    return {"run_dir": str(args.run_dir), **run_info["metrics"]}

@@ -140,7 +140,8 @@ class GenerationService:
         if max_new_tokens > cap:
             raise ApiError(
                 422,
-                f"{field_tokens} is {max_new_tokens}; this server allows at most {cap}",
+                f"{field_tokens} is {max_new_tokens}; this server allows at most {cap} "
+                "(the CAMPFIRE_MAX_NEW_TOKENS setting raises it)",
                 field=field_tokens,
             )
         most = min(self.settings.max_n, self.settings.max_batch_size)
@@ -229,11 +230,10 @@ class GenerationService:
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
         _check_error(rows)
-        fingerprint = run.resident.fingerprint
         candidates = []
         for row in rows:
             text = run.prefix + row.text
-            copied = bool(fingerprint and fingerprint.copies(text, self.settings.copy_min_words))
+            copied = self._copies(run, row.text, given=run.prefix)
             reason = "aborted" if row.finish_reason == "error" else row.finish_reason
             candidates.append(
                 Candidate(
@@ -251,6 +251,11 @@ class GenerationService:
             prompt_tokens=run.prompt_tokens,
             completion_tokens=sum(row.tokens for row in rows),
         )
+
+    def _copies(self, run: GenerationRun, text: str, given: str) -> bool:
+        """Text repeats the training data; words the caller gave (a prefix) never count."""
+        fingerprint = run.resident.fingerprint
+        return bool(fingerprint and fingerprint.copies(text, self.settings.copy_min_words, given))
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
         run = await self.open_generate(request)
@@ -363,6 +368,7 @@ class GenerationService:
                 text=row.text,
                 index=p * request.n + row.index,
                 finish_reason=self._openai_reason(row),
+                copied_from_training=self._copies(run, row.text, given=request.prompts[p]),
             )
             for p, prompt_rows in enumerate(per_prompt)
             for row in prompt_rows

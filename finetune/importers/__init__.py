@@ -7,6 +7,7 @@ from pathlib import Path
 
 from finetune.importers.base import ImportResult
 from finetune.importers.lines import import_lines
+from finetune.importers.marked import import_seed_markup, looks_marked
 from finetune.importers.options import ImportOptions
 from finetune.importers.plots import import_plots
 from finetune.importers.poems import import_poems
@@ -21,6 +22,19 @@ FORMATS: dict[str, Importer] = {
     "poems": import_poems,
     "lines": import_lines,
     "text": import_text,
+    "marked": import_seed_markup,
 }
 
-__all__ = ["FORMATS", "ImportOptions", "ImportResult", "Importer"]
+
+def importer_for(format_name: str, path: Path) -> Importer:
+    """The format's importer; a plain-text file in the seeds' marked shapes goes to `marked`.
+
+    gpt-2-simple's `<|startoftext|>` files and seed 002's `<BOS> <genre>` lines are recognised
+    whatever --format names, so they never become one example with the markers inside.
+    """
+    if format_name != "marked" and looks_marked(path):
+        return import_seed_markup
+    return FORMATS[format_name]
+
+
+__all__ = ["FORMATS", "ImportOptions", "ImportResult", "Importer", "importer_for"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections import Counter
@@ -14,6 +15,7 @@ from finetune.errors import DataError
 from finetune.records import Record
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+SOURCE_SAMPLE_BYTES = 65536  # how much of a file format detection looks at
 
 
 @dataclass
@@ -97,7 +99,8 @@ def read_table(path: Path, result: ImportResult) -> list[dict[str, str]]:
     # Plot summaries run long; the default field limit (128 KiB) is too small for some.
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     delimiter = "\t" if suffix == ".tsv" else ","
-    reader = csv.reader(lines, delimiter=delimiter)
+    # The csv module reads the whole text, so a quoted cell keeps its line breaks.
+    reader = csv.reader(io.StringIO("\n".join(lines), newline=""), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
         raise DataError(f"{path}: the file is empty; give a corpus with a header row and data")

@@ -24,12 +24,16 @@ from finetune.importers.base import (
     require_rows,
 )
 from finetune.importers.options import ImportOptions
+from finetune.importers.text import continuations
 from finetune.records import Record
 
 GENRE_COLUMNS = ("genre", "genres", "category", "label")
 PLOT_COLUMNS = ("plot", "story", "summary", "synopsis", "text")
 
 GENRE_MAP: dict[str, Genre] = {
+    # Campfire's own names first: a file written with them ("sci_fi", "Sci-fi") maps unchanged.
+    **{genre.value: genre for genre in Genre},
+    **{genre.label.lower(): genre for genre in Genre},
     "superhero": Genre.SUPERHERO,
     "super hero": Genre.SUPERHERO,
     "superheroes": Genre.SUPERHERO,
@@ -106,7 +110,8 @@ def load_genre_map(path: Path | None) -> dict[str, Genre]:
 
 
 def map_genre(cell: str, mapping: dict[str, Genre]) -> Genre | None:
-    for piece in _SPLIT.split(cell.strip().lower()):
+    cell = re.sub(r"\s*_\s*", "_", cell.strip().lower())
+    for piece in _SPLIT.split(cell):
         piece = piece.strip(" .-_()[]\"'")
         if not piece:
             continue
@@ -131,13 +136,26 @@ def import_plots(path: Path, options: ImportOptions) -> ImportResult:
     genre_col = find_column(path, rows, "genre", GENRE_COLUMNS, options.genre_column)
     plot_col = find_column(path, rows, "plot", PLOT_COLUMNS, options.plot_column)
     for row in rows:
-        genre = map_genre(row[genre_col], mapping)
-        if genre is None:
-            result.drop("genre not in the genre map (add it with --genre-map)")
-            continue
-        plot = re.sub(r"[ \t]+", " ", row[plot_col]).strip()
-        if len(plot.split()) < options.min_words:
-            result.drop("plot empty or too short")
-            continue
-        result.records.append(Record(Task.STORY, genre, "", plot))
+        add_plot(result, row[genre_col], row[plot_col], mapping, options)
     return result
+
+
+def add_plot(
+    result: ImportResult,
+    genre_cell: str,
+    plot: str,
+    mapping: dict[str, Genre],
+    options: ImportOptions,
+) -> None:
+    """A story example in the mapped genre and its continuations, as one split group."""
+    genre = map_genre(genre_cell, mapping)
+    if genre is None:
+        result.drop("genre not in the genre map (add it with --genre-map)")
+        return
+    plot = re.sub(r"[ \t]+", " ", plot).strip()
+    if len(plot.split()) < options.min_words:
+        result.drop("plot empty or too short")
+        return
+    group = "plot:" + plot
+    result.records.append(Record(Task.STORY, genre, "", plot, group=group))
+    result.records.extend(continuations(plot, genre, options, group))

@@ -3,7 +3,8 @@
 Input: a text file of poems separated by blank lines, or a table (JSONL/CSV) with a poem column
 (and an optional title, used as the poem's context). Each poem's words are looked up in a
 word -> emotions lexicon (the NRC Emotion Lexicon that the `nrclex` package installs, or
-`--lexicon FILE` of the same shape: {"word": ["joy", "trust", ...]}). As in seed 004, a poem whose
+`--lexicon FILE` of the same shape: {"word": ["joy", "trust", ...]}); a word missing from it is
+looked up by its lemma, as NRCLex does. As in seed 004, a poem whose
 count for one emotion is higher than every other emotion's gets that emotion; a poem with no
 emotion words, or a tie at the top, is neutral. The lexicon is read from the installed package
 at run time and never copied: it is free for research use only.
@@ -83,11 +84,24 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
     return lexicon
 
 
+def word_emotions(word: str, lexicon: Lexicon) -> frozenset[Emotion]:
+    """The word's emotions, else its lemma's ("smiles" -> smile, "loved" -> love), as NRCLex does.
+
+    simplemma lemmatizes offline from data in its wheel (NLTK's WordNet would need a download).
+    """
+    found = lexicon.get(word)
+    if found is not None:
+        return found
+    import simplemma
+
+    return lexicon.get(simplemma.lemmatize(word, lang="en").lower(), frozenset())
+
+
 def dominant_emotion(text: str, lexicon: Lexicon) -> Emotion:
     """The emotion with strictly the most words in text; neutral for none or a tie."""
     counts: Counter[Emotion] = Counter()
     for word in _WORD.findall(text.lower()):
-        counts.update(lexicon.get(word, ()))
+        counts.update(word_emotions(word, lexicon))
     ranked = counts.most_common(2)
     if not ranked:
         return Emotion.NEUTRAL

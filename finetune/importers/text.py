@@ -3,16 +3,19 @@
 Paragraphs (blank-line separated; single line breaks inside a paragraph are joined) are grouped
 into passages of about `passage_words` words; a paragraph longer than twice that is cut at
 sentence ends. Each passage becomes a continue example with the passage before it as context,
-so the model learns to carry a story on from where it stops.
+so the model learns to carry a story on from where it stops. `continuations` does the same for
+one story of another corpus (a WritingPrompts response, a plot), so every story corpus also
+teaches the continue task.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.controls import Task
+from core.controls import Genre, Task
 from finetune.importers.base import ImportResult, read_lines
 from finetune.importers.options import ImportOptions
 from finetune.records import Record
@@ -61,6 +64,37 @@ def split_passages(lines: list[str], passage_words: int) -> list[str]:
         piece for paragraph in _paragraphs(lines) for piece in _pieces(paragraph, 2 * passage_words)
     )
     return _group(pieces, passage_words, "\n\n")
+
+
+def _halves(text: str) -> list[str]:
+    """A one-passage story cut at the sentence end nearest its middle (none: kept whole)."""
+    sentences = _SENTENCE_END.split(" ".join(text.split()))
+    if len(sentences) < 2:
+        return [text]
+    total = len(text.split())
+    counts = [len(sentence.split()) for sentence in sentences]
+    running = [sum(counts[: i + 1]) for i in range(len(sentences) - 1)]
+    cut = min(range(len(running)), key=lambda i: abs(running[i] - total / 2)) + 1
+    return [" ".join(sentences[:cut]), " ".join(sentences[cut:])]
+
+
+def continuations(
+    story: str, genre: Genre | None, options: ImportOptions, group: str = ""
+) -> list[Record]:
+    """Continue examples from one story: each passage after the first, the one before as context.
+
+    A story of one passage is cut in two at a sentence end, when both halves are long enough.
+    """
+    if not options.derive_continue:
+        return []
+    passages = split_passages(story.split("\n"), options.passage_words)
+    if len(passages) == 1 and len(story.split()) >= 4 * options.min_words:
+        passages = _halves(story)
+    records = []
+    for previous, passage in itertools.pairwise(passages):
+        if min(len(previous.split()), len(passage.split())) >= options.min_words:
+            records.append(Record(Task.CONTINUE, genre, previous, passage, group=group))
+    return records
 
 
 def import_text(path: Path, options: ImportOptions) -> ImportResult:

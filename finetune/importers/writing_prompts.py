@@ -1,8 +1,9 @@
 """The WritingPrompts layout (seed 000): line-aligned *.wp_source / *.wp_target files, or a table.
 
-Each pair gives a prompt-generation example (task prompt) and a response example (task story,
-the prompt as context). The dataset's own markup is undone: `[ WP ]` style tags, `<newline>`
-markers and the tokenizer's spaces before punctuation ("don 't" -> "don't").
+Each pair gives a prompt-generation example (task prompt), a response example (task story,
+the prompt as context) and continue examples from the response's passages. The dataset's own
+markup is undone: `[ WP ]` style tags, `<newline>` markers and the tokenizer's spaces before
+punctuation ("don 't" -> "don't").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from finetune.importers.base import (
     require_rows,
 )
 from finetune.importers.options import ImportOptions
+from finetune.importers.text import continuations
 from finetune.records import Record
 
 SOURCE_SUFFIX = ".wp_source"
@@ -81,15 +83,26 @@ def import_writing_prompts(path: Path, options: ImportOptions) -> ImportResult:
         )
     seen_prompts: set[str] = set()
     for raw_prompt, raw_story in pairs:
-        prompt, story = clean(raw_prompt), clean(raw_story)
-        if len(prompt.split()) < options.min_words:
-            result.drop("prompt empty or too short")
-            continue
-        if prompt not in seen_prompts:
-            seen_prompts.add(prompt)
-            result.records.append(Record(Task.PROMPT, None, "", prompt))
-        if len(story.split()) < options.min_words:
-            result.drop("response empty or too short")
-            continue
-        result.records.append(Record(Task.STORY, options.genre, prompt, story))
+        add_prompt_and_story(result, clean(raw_prompt), clean(raw_story), options, seen_prompts)
     return result
+
+
+def add_prompt_and_story(
+    result: ImportResult, prompt: str, story: str, options: ImportOptions, seen_prompts: set[str]
+) -> None:
+    """A prompt example (once per prompt), the story answering it and its continuations.
+
+    They share the prompt as their split group: a prompt and its stories fall on one side.
+    """
+    if len(prompt.split()) < options.min_words:
+        result.drop("prompt empty or too short")
+        return
+    group = "wp:" + prompt
+    if prompt not in seen_prompts:
+        seen_prompts.add(prompt)
+        result.records.append(Record(Task.PROMPT, None, "", prompt, group=group))
+    if len(story.split()) < options.min_words:
+        result.drop("response empty or too short")
+        return
+    result.records.append(Record(Task.STORY, options.genre, prompt, story, group=group))
+    result.records.extend(continuations(story, options.genre, options, group))

@@ -55,3 +55,13 @@ def test_ngram_hashing_ignores_case_and_punctuation():
     assert ngram_hashes("one two three four five six seven eight") == [
         ngram_hashes("ONE two, three four five six seven eight!")[0]
     ]
+
+
+def test_words_the_caller_gave_never_count_as_copying():
+    fingerprint = TrainingFingerprint.from_texts(CORPUS)
+    quote = "The lighthouse keeper counted the ships every night until the fog"
+    assert not fingerprint.copies(" and then it rained all day long.", given=quote)
+    # The model carrying the quote on does count, but only its own words.
+    carried = " swallowed the last one."
+    assert fingerprint.longest_copied_run(carried, given=quote) == 4
+    assert fingerprint.longest_copied_run(quote + carried) == 15

@@ -11,8 +11,6 @@ from finetune.train import FitArguments, fit, read_run
 
 
 @pytest.mark.slow
-# peft says so when it saves the resized embeddings (new control tokens) with the adapter
-@pytest.mark.filterwarnings("ignore:Setting `save_embedding_layers` to `True`:UserWarning")
 def test_lora_on_pyjokes_lowers_validation_perplexity(
     default_checkpoint: Path, tmp_path: Path
 ) -> None:

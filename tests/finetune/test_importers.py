@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 from pathlib import Path
@@ -34,7 +35,8 @@ def test_writing_prompts_pairs_give_prompt_and_story_examples(tmp_path: Path) ->
 
 def test_writing_prompts_target_file_finds_its_source(tmp_path: Path) -> None:
     corpora.write_writing_prompts(tmp_path)
-    result = import_writing_prompts(tmp_path / "train.wp_target", ImportOptions())
+    options = ImportOptions(derive_continue=False)
+    result = import_writing_prompts(tmp_path / "train.wp_target", options)
     assert len(result.records) == 8
 
 
@@ -52,11 +54,13 @@ def test_writing_prompts_jsonl_and_csv_tables(tmp_path: Path) -> None:
         for p, s in zip(corpora.WP_PROMPTS, corpora.WP_STORIES, strict=True)
     ]
     jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    assert len(import_writing_prompts(jsonl, ImportOptions()).records) == 8
+    options = ImportOptions(derive_continue=False)
+    assert len(import_writing_prompts(jsonl, options).records) == 8
     csv_path = tmp_path / "wp.csv"
     csv_path.write_text('Title,Body\n"A short prompt here","A story of words."\n')
     result = import_writing_prompts(
-        csv_path, ImportOptions(prompt_column="title", response_column="Body")
+        csv_path,
+        ImportOptions(prompt_column="title", response_column="Body", derive_continue=False),
     )
     assert [r.task for r in result.records] == [Task.PROMPT, Task.STORY]
 
@@ -136,6 +140,14 @@ def test_a_tie_between_emotions_is_neutral() -> None:
 
 def load_lexicon_from(raw: dict[str, list[str]]) -> dict[str, frozenset[Emotion]]:
     return {w: frozenset(Emotion(e) for e in emotions) for w, emotions in raw.items()}
+
+
+def test_inflected_words_count_through_their_lemma() -> None:
+    lexicon = load_lexicon_from({"smile": ["joy"], "laugh": ["joy"], "love": ["joy"]})
+    lexicon |= load_lexicon_from({"cheer": ["joy"], "weep": ["sadness"]})
+    poem = "She smiles and laughs; they loved her and cheered, and one wept."
+    assert dominant_emotion(poem, lexicon) is Emotion.JOY
+    assert dominant_emotion("He wept.", lexicon) is Emotion.SADNESS
 
 
 def test_installed_nrc_lexicon_is_used_by_default() -> None:
@@ -224,3 +236,27 @@ def test_text_is_split_into_passages_with_the_previous_as_context(tmp_path: Path
     assert all(len(r.text.split()) <= 120 for r in records)
     rejoined = "\n\n".join(r.text for r in records)
     assert rejoined == corpora.NOVEL
+
+
+def test_a_multi_paragraph_csv_cell_keeps_its_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "plots.csv"
+    plot = "The crew builds a giant cannon.\nOn the Moon, they meet the Selenites."
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["Genre", "Plot"], ["science fiction", plot]])
+    [record] = import_plots(path, ImportOptions(derive_continue=False)).records
+    assert record.text == plot
+    assert "cannon.On" not in record.text
+
+
+def test_plots_accept_campfires_own_genre_names(tmp_path: Path) -> None:
+    path = tmp_path / "plots.csv"
+    rows = [["genre", "plot"]] + [
+        [name, f"A story told in the {name} way, long enough to keep."]
+        for genre in Genre
+        for name in (genre.value, genre.label)
+    ]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = import_plots(path, ImportOptions())
+    assert not result.dropped
+    assert [r.control for r in result.records] == [g for g in Genre for _ in range(2)]

@@ -73,7 +73,7 @@ def test_fit_writes_a_complete_run_folder(full_run: Path, data_dir: Path) -> Non
     assert run["finished"] is True
     assert run["tasks"] == [t.value for t in Task]
     genres, emotions = _trained(data_dir)
-    assert Genre.HORROR in genres and len(genres) >= 4
+    assert genres == list(Genre)  # the stratified split trains every genre
     assert run["genres"] == [g.value for g in genres]
     assert run["emotions"] == [e.value for e in emotions]
     metrics = run["metrics"]
@@ -323,7 +323,7 @@ async def test_the_model_server_serves_the_exported_checkpoint(exported: Path) -
     from tests.serving import serve_app, tiny_settings
 
     manifest = read_manifest(exported)
-    untrained = next(g for g in Genre if g not in manifest.genres)
+    untrained = next(e for e in Emotion if e not in manifest.emotions)
     settings = tiny_settings(exported.parent, checkpoint=exported.name)
     async with serve_app(settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
         listed = (await client.get("/v1/checkpoints")).json()["checkpoints"]
@@ -343,7 +343,7 @@ async def test_the_model_server_serves_the_exported_checkpoint(exported: Path) -
             assert len(candidates) == 2
             assert all("<|" not in c["text"] for c in candidates)
         refused = await client.post(
-            "/v1/generate", json={"task": "story", "genre": untrained.value}
+            "/v1/generate", json={"task": "poem", "emotion": untrained.value}
         )
         assert refused.status_code in (400, 422)
         assert untrained.value in refused.json()["error"]["message"]
