@@ -98,9 +98,13 @@ class StreamChunk(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """OpenAI's error object (message, type, param, code) plus Campfire's `field` (= param)."""
+
     message: str
     type: str = "invalid_request_error"
     field: str | None = None
+    param: str | None = None
+    code: str | None = None
 
 
 class ErrorResponse(BaseModel):
