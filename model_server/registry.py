@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from core.errors import CampfireError, CheckpointError
@@ -23,6 +24,7 @@ from core.fingerprint import TrainingFingerprint
 from core.manifest import CheckpointManifest, scan_checkpoints
 from core.protocol import CheckpointInfo, LoadedCheckpoint
 from model_server.engine.base import Engine
+from model_server.prompting import UserText
 from model_server.quantization import LoadedWeights, QuantizationError, load_weights
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ class Resident:
     @property
     def tokenizer(self) -> object:
         return self.weights.tokenizer
+
+    @cached_property
+    def user_text(self) -> UserText:
+        """Cleans text a caller wrote of this tokenizer's special tokens."""
+        return UserText(self.weights.tokenizer)
 
     def describe(self) -> LoadedCheckpoint:
         return LoadedCheckpoint(

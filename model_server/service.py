@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import CheckpointError, UnknownChoiceError
-from core.prompt_format import neutralise
 from core.protocol import (
     MAX_STOP_STRINGS,
     MAX_TEXT_CHARS,
@@ -206,8 +205,10 @@ class GenerationService:
             except UnknownChoiceError as exc:
                 culprit = "genre" if request.genre else "emotion" if request.emotion else "task"
                 raise ApiError(422, str(exc), field=culprit) from None
+            clean = resident.user_text.clean
+            prefix = clean(request.prefix).lstrip().rstrip(" ")
             prompt = manifest.render_prompt(
-                request.task, request.control, request.context, request.prefix
+                request.task, request.control, clean(request.context), prefix
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
@@ -224,7 +225,6 @@ class GenerationService:
         except BaseException:
             self.registry.release(resident)
             raise
-        prefix = neutralise(request.prefix).lstrip().rstrip(" ")
         return GenerationRun(self, "generate", resident, [handle], len(ids), prefix)
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
