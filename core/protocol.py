@@ -11,18 +11,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.controls import Control, Emotion, Genre, Task, check_control
 
 MAX_TEXT_CHARS = 100_000
 MAX_STOP_STRINGS = 8
+MAX_PROMPTS = 64
 
 FinishReason = Literal["end", "stop", "length", "aborted"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields refused, and no coercion: `n: "2"` or `n: true` is an error, not 2 or 1.
+    (Enum fields opt out, since FastAPI hands pydantic the parsed JSON's strings.)"""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SamplingParams(_Strict):
@@ -46,9 +50,9 @@ class SamplingParams(_Strict):
 class GenerateRequest(SamplingParams):
     """POST /v1/generate."""
 
-    task: Task = Task.STORY
-    genre: Genre | None = None
-    emotion: Emotion | None = None
+    task: Task = Field(Task.STORY, strict=False)
+    genre: Genre | None = Field(None, strict=False)
+    emotion: Emotion | None = Field(None, strict=False)
     context: str = Field(
         "",
         max_length=MAX_TEXT_CHARS,
@@ -178,10 +182,12 @@ class LoadCheckpointRequest(_Strict):
 class CompletionRequest(BaseModel):
     """POST /v1/completions, the subset of OpenAI's legacy completions API Campfire honours."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str | None = None
-    prompt: str | list[str] = Field(max_length=64)
+    prompt: str | list[str] = Field(
+        description=f"one prompt of any length the server takes, or up to {MAX_PROMPTS} prompts"
+    )
     max_tokens: int = Field(16, ge=1, le=100_000)
     temperature: float = Field(1.0, ge=0.0, le=10.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -189,6 +195,15 @@ class CompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     stream: bool = False
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    @field_validator("prompt")
+    @classmethod
+    def _few_prompts(cls, prompt: str | list[str]) -> str | list[str]:
+        if isinstance(prompt, list) and len(prompt) > MAX_PROMPTS:
+            raise ValueError(
+                f"{len(prompt)} prompts; send one string or a list of at most {MAX_PROMPTS}"
+            )
+        return prompt
 
     @property
     def prompts(self) -> list[str]:

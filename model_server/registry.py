@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.errors import CampfireError, CheckpointError
 from core.fingerprint import TrainingFingerprint
-from core.manifest import CheckpointManifest, scan_checkpoints
+from core.manifest import CheckpointManifest, check_contained, scan_checkpoints
 from core.protocol import CheckpointInfo, LoadedCheckpoint
 from model_server.engine.base import Engine
 from model_server.prompting import UserText
@@ -34,6 +34,17 @@ EngineFactory = Callable[[LoadedWeights, CheckpointManifest], Engine]
 
 class UnknownCheckpointError(CampfireError):
     """No checkpoint folder of that name (HTTP 404)."""
+
+
+class LoadNotAllowedError(CampfireError):
+    """The checkpoint is not loaded and the caller may not load it (HTTP 403)."""
+
+
+def _without_paths(text: str, folder: Path) -> str:
+    """An error text with the checkpoint's absolute and relative paths replaced by its name."""
+    for path in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len)[::-1]:
+        text = text.replace(path, folder.name)
+    return text
 
 
 @dataclass(eq=False)
@@ -134,6 +145,7 @@ class CheckpointRegistry:
                 f"no checkpoint named {name!r} in the checkpoints folder; "
                 "list them with GET /v1/checkpoints"
             )
+        check_contained(folder, self.root)
         return folder
 
     # --- loading -----------------------------------------------------------------------------
@@ -166,7 +178,8 @@ class CheckpointRegistry:
             raise
         except Exception as exc:
             # A corrupt or half-written weights/tokenizer file: refuse it, say what broke.
-            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            detail = _without_paths(detail, folder)[:300]
             raise CheckpointError(
                 f"checkpoint {name!r} could not be loaded ({type(exc).__name__}: {detail}); "
                 "its files look damaged or incomplete: re-export or re-copy it"
@@ -217,9 +230,10 @@ class CheckpointRegistry:
 
     # --- using -------------------------------------------------------------------------------
 
-    async def acquire(self, name: str | None) -> Resident:
-        """The named (or default) checkpoint, loaded on demand; hold it until release()."""
-        resident = await self._get(name)
+    async def acquire(self, name: str | None, *, may_load: bool = True) -> Resident:
+        """The named (or default) checkpoint, loaded on demand when may_load; hold it until
+        release()."""
+        resident = await self._get(name, may_load)
         resident.leases += 1
         resident.last_used = time.monotonic()
         return resident
@@ -241,7 +255,7 @@ class CheckpointRegistry:
         finally:
             self.release(resident)
 
-    async def _get(self, name: str | None) -> Resident:
+    async def _get(self, name: str | None, may_load: bool) -> Resident:
         if name is None:
             name = self.default
             if name is None:
@@ -252,6 +266,12 @@ class CheckpointRegistry:
         if resident is not None:
             return resident
         self._folder(name)  # 404 before any loading
+        if not may_load:
+            raise LoadNotAllowedError(
+                f"checkpoint {name!r} is not loaded, and loading one needs the admin key "
+                "(POST /v1/checkpoints/load) unless CAMPFIRE_ON_DEMAND_CHECKPOINTS lists it; "
+                "GET /health lists the loaded ones"
+            )
         return await self.load(name, make_default=False)
 
     async def close(self) -> None:

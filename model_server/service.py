@@ -40,7 +40,12 @@ from model_server.engine.base import (
 )
 from model_server.errors import ApiError
 from model_server.metrics import ServerMetrics
-from model_server.registry import CheckpointRegistry, Resident, UnknownCheckpointError
+from model_server.registry import (
+    CheckpointRegistry,
+    LoadNotAllowedError,
+    Resident,
+    UnknownCheckpointError,
+)
 from model_server.settings import ServerSettings
 
 
@@ -148,11 +153,15 @@ class GenerationService:
                 422, f"n is {n}; this server allows at most {most} candidates", field="n"
             )
 
-    async def _acquire(self, name: str | None, field_name: str) -> Resident:
+    async def _acquire(self, name: str | None, field_name: str, may_load: bool) -> Resident:
         try:
-            return await self.registry.acquire(name)
+            return await self.registry.acquire(name, may_load=may_load)
         except UnknownCheckpointError as exc:
-            raise ApiError(404, str(exc), field=field_name, type="not_found_error") from None
+            raise ApiError(
+                404, str(exc), field=field_name, type="not_found_error", code="model_not_found"
+            ) from None
+        except LoadNotAllowedError as exc:
+            raise ApiError(403, str(exc), field=field_name, type="permission_error") from None
         except CheckpointError as exc:
             raise ApiError(422, str(exc), field=field_name, type="checkpoint_error") from None
 
@@ -184,7 +193,7 @@ class GenerationService:
 
     # --- /v1/generate ------------------------------------------------------------------------
 
-    async def open_generate(self, request: GenerateRequest) -> GenerationRun:
+    async def open_generate(self, request: GenerateRequest, may_load: bool = True) -> GenerationRun:
         self._check_caps(
             max_new_tokens=request.max_new_tokens, n=request.n, field_tokens="max_new_tokens"
         )
@@ -197,13 +206,19 @@ class GenerationService:
                 field="context" if request.context else "prefix",
             )
         _check_stops(request.stop)
-        resident = await self._acquire(request.checkpoint, "checkpoint")
+        resident = await self._acquire(request.checkpoint, "checkpoint", may_load)
         try:
             manifest = resident.manifest
             try:
                 manifest.check_supports(request.task, request.control)
             except UnknownChoiceError as exc:
-                culprit = "genre" if request.genre else "emotion" if request.emotion else "task"
+                culprit = (
+                    "task"
+                    if request.task not in manifest.tasks
+                    else "genre"
+                    if request.genre
+                    else "emotion"
+                )
                 raise ApiError(422, str(exc), field=culprit) from None
             clean = resident.user_text.clean
             prefix = clean(request.prefix).lstrip().rstrip(" ")
@@ -252,8 +267,8 @@ class GenerationService:
             completion_tokens=sum(row.tokens for row in rows),
         )
 
-    async def generate(self, request: GenerateRequest) -> GenerateResponse:
-        run = await self.open_generate(request)
+    async def generate(self, request: GenerateRequest, may_load: bool = True) -> GenerateResponse:
+        run = await self.open_generate(request, may_load)
         try:
             rows = await run.handles[0].results()
             run.note_text()
@@ -279,7 +294,9 @@ class GenerationService:
 
     # --- /v1/completions ---------------------------------------------------------------------
 
-    async def open_completion(self, request: CompletionRequest) -> GenerationRun:
+    async def open_completion(
+        self, request: CompletionRequest, may_load: bool = True
+    ) -> GenerationRun:
         prompts = request.prompts
         if not prompts:
             raise ApiError(422, "prompt must not be an empty list", field="prompt")
@@ -306,7 +323,7 @@ class GenerationService:
                     f"{self.settings.max_input_chars}",
                     field="prompt",
                 )
-        resident = await self._acquire(request.model, "model")
+        resident = await self._acquire(request.model, "model", may_load)
         handles: list[RequestHandle] = []
         try:
             params = RowParams(
@@ -349,8 +366,10 @@ class GenerationService:
     def _openai_reason(row: RowFinished) -> Any:
         return "length" if row.finish_reason == "length" else "stop"
 
-    async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        run = await self.open_completion(request)
+    async def complete(
+        self, request: CompletionRequest, may_load: bool = True
+    ) -> CompletionResponse:
+        run = await self.open_completion(request, may_load)
         try:
             per_prompt = [await handle.results() for handle in run.handles]
             run.note_text()
@@ -397,7 +416,7 @@ class GenerationService:
 
     # --- /v1/tokenize ------------------------------------------------------------------------
 
-    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
+    async def tokenize(self, request: TokenizeRequest, may_load: bool = True) -> TokenizeResponse:
         for i, text in enumerate(request.texts):
             if len(text) > MAX_TEXT_CHARS:
                 raise ApiError(
@@ -412,7 +431,7 @@ class GenerationService:
                 f"texts hold {total} characters together; at most {MAX_TOKENIZE_CHARS} per call",
                 field="texts",
             )
-        resident = await self._acquire(request.checkpoint, "checkpoint")
+        resident = await self._acquire(request.checkpoint, "checkpoint", may_load)
         try:
             counts = await asyncio.to_thread(
                 lambda: [len(self._tokenize(resident, text)) for text in request.texts]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 
+from model_server.api.auth import is_admin
 from model_server.errors import ApiError
 from model_server.state import ServerState
 
@@ -36,6 +37,11 @@ def current_state(request: Request) -> ServerState:
 
 
 State = Annotated[ServerState, Depends(current_state)]
+
+
+def may_load(request: Request, state: ServerState, name: str | None) -> bool:
+    """Whether this caller may have checkpoint `name` loaded by naming it in a request."""
+    return is_admin(request) or name in state.settings.on_demand_checkpoints
 
 
 async def unless_disconnected(request: Request, work: Coroutine[Any, Any, _T]) -> _T | Response:

@@ -5,6 +5,7 @@ what to do; nothing internal (tracebacks, absolute paths, keys) reaches the clie
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,8 @@ from model_server.errors import ApiError
 log = logging.getLogger(__name__)
 
 MALFORMED = {"json_invalid", "model_attributes_type", "dict_type", "missing"}
+# Which member of a union pydantic tried ("prompt.str", "stop.list[str]"): not a field name.
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|[a-z-]+\[.*\])$")
 
 
 def error_response(
@@ -40,7 +43,7 @@ def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     if not errors:
         return "the request is invalid", None
     first = errors[0]
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and not _TYPE_TAG.match(str(p))]
     kind = first.get("type", "")
     if kind == "json_invalid":
         detail = first.get("ctx", {}).get("error", "")

@@ -17,7 +17,7 @@ from core.protocol import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from model_server.api.deps import NO_CACHE, State, unless_disconnected
+from model_server.api.deps import NO_CACHE, State, may_load, unless_disconnected
 from model_server.errors import ApiError
 
 router = APIRouter(prefix="/v1")
@@ -30,9 +30,10 @@ def _sse(event: str, payload: BaseModel) -> str:
 @router.post("/generate", response_model=GenerateResponse)
 async def generate(body: GenerateRequest, request: Request, state: State) -> Any:
     service = state.service
+    loads = may_load(request, state, body.checkpoint)
     if not body.stream:
-        return await unless_disconnected(request, service.generate(body))
-    run = await service.open_generate(body)
+        return await unless_disconnected(request, service.generate(body, loads))
+    run = await service.open_generate(body, loads)
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -45,5 +46,5 @@ async def generate(body: GenerateRequest, request: Request, state: State) -> Any
 
 
 @router.post("/tokenize", response_model=TokenizeResponse)
-async def tokenize(body: TokenizeRequest, state: State) -> TokenizeResponse:
-    return await state.service.tokenize(body)
+async def tokenize(body: TokenizeRequest, request: Request, state: State) -> TokenizeResponse:
+    return await state.service.tokenize(body, may_load(request, state, body.checkpoint))

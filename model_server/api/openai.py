@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from core.protocol import CompletionRequest, CompletionResponse, ErrorBody, ErrorResponse
-from model_server.api.deps import NO_CACHE, State, unless_disconnected
+from model_server.api.deps import NO_CACHE, State, may_load, unless_disconnected
 from model_server.errors import ApiError
 
 router = APIRouter(prefix="/v1")
@@ -18,9 +18,10 @@ router = APIRouter(prefix="/v1")
 @router.post("/completions", response_model=CompletionResponse)
 async def completions(body: CompletionRequest, request: Request, state: State) -> Any:
     service = state.service
+    loads = may_load(request, state, body.model)
     if not body.stream:
-        return await unless_disconnected(request, service.complete(body))
-    run = await service.open_completion(body)
+        return await unless_disconnected(request, service.complete(body, loads))
+    run = await service.open_completion(body, loads)
 
     async def chunks() -> AsyncIterator[str]:
         try:
