@@ -33,6 +33,12 @@ CHATML_TEMPLATE = (
     "<|im_start|>user\n" + INSTRUCTION_PLACEHOLDER + "<|im_end|>\n<|im_start|>assistant\n"
 )
 CHATML_END = "<|im_end|>"
+# The chat template (Jinja, as Hugging Face tokenizers hold them) for a checkpoint whose tokenizer
+# has none: ChatML, the format of CHATML_TEMPLATE.
+CHATML_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 # A regex pass removes one level of nesting; deeper nesting than this switches to one linear scan.
 _QUICK_PASSES = 4

@@ -330,6 +330,8 @@ class GenerationService:
                 max_new_tokens=request.max_tokens,
                 temperature=request.temperature,
                 top_p=request.top_p,
+                top_k=request.top_k,
+                repetition_penalty=request.repetition_penalty,
                 stop=tuple(stops),
                 seed=request.seed,
             )
@@ -370,6 +372,10 @@ class GenerationService:
         self, request: CompletionRequest, may_load: bool = True
     ) -> CompletionResponse:
         run = await self.open_completion(request, may_load)
+        return await self.finish_completion(run, request.n)
+
+    async def finish_completion(self, run: GenerationRun, n: int) -> CompletionResponse:
+        """Wait for every row of an opened completion run; close it."""
         try:
             per_prompt = [await handle.results() for handle in run.handles]
             run.note_text()
@@ -380,7 +386,7 @@ class GenerationService:
         choices = [
             CompletionChoice(
                 text=row.text,
-                index=p * request.n + row.index,
+                index=p * n + row.index,
                 finish_reason=self._openai_reason(row),
             )
             for p, prompt_rows in enumerate(per_prompt)
