@@ -101,6 +101,9 @@ class CheckpointRegistry:
         self._retired: list[Resident] = []
         self._lock = asyncio.Lock()
         self.default: str | None = None
+        # Checkpoints loaded once (by an admin, or on demand by someone allowed to): anyone with
+        # the API key may have them loaded again after an eviction (a channel pinned to one).
+        self.admitted: set[str] = set()
 
     # --- what is there -----------------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class CheckpointRegistry:
             if resident is None:
                 resident = await asyncio.to_thread(self._load_blocking, name)
                 self._resident[name] = resident
+            self.admitted.add(name)
             previous = self.default
             if make_default or self.default is None:
                 self.default = name

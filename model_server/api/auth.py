@@ -93,15 +93,7 @@ class KeyGuard:
         try:
             role = self.keys.role(presented_key(scope.get("headers") or []))
         except ApiError as exc:
-            response = error_response(
-                exc.status,
-                exc.message,
-                None,
-                exc.type,
-                {**exc.headers, "Connection": "close"},
-                exc.code,
-            )
-            await response(scope, receive, send)
+            await error_response(exc, Connection="close")(scope, receive, send)
             return
         scope.setdefault("state", {})[ROLE] = role
         await self.app(scope, receive, send)

@@ -41,7 +41,9 @@ State = Annotated[ServerState, Depends(current_state)]
 
 def may_load(request: Request, state: ServerState, name: str | None) -> bool:
     """Whether this caller may have checkpoint `name` loaded by naming it in a request."""
-    return is_admin(request) or name in state.settings.on_demand_checkpoints
+    if name is None or is_admin(request) or name in state.settings.on_demand_checkpoints:
+        return True
+    return name in state.registry.admitted
 
 
 async def unless_disconnected(request: Request, work: Coroutine[Any, Any, _T]) -> _T | Response:

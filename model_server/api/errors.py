@@ -23,18 +23,12 @@ MALFORMED = {"json_invalid", "model_attributes_type", "dict_type", "missing"}
 _TYPE_TAG = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|[a-z-]+\[.*\])$")
 
 
-def error_response(
-    status: int,
-    message: str,
-    field: str | None = None,
-    type: str = "invalid_request_error",
-    headers: dict[str, str] | None = None,
-    code: str | None = None,
-) -> JSONResponse:
-    body = ErrorResponse(
-        error=ErrorBody(message=message, type=type, field=field, param=field, code=code)
+def error_response(exc: ApiError, **headers: str) -> JSONResponse:
+    error = ErrorBody(
+        message=exc.message, type=exc.type, field=exc.field, param=exc.field, code=exc.code
     )
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    body = ErrorResponse(error=error).model_dump()
+    return JSONResponse(body, status_code=exc.status, headers={**exc.headers, **headers})
 
 
 def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -78,13 +72,13 @@ def unreadable_body_message(cause: BaseException | None) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.field, exc.type, exc.headers, exc.code)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = validation_message(exc)
         status = 400 if field is None and exc.errors()[0].get("type") in MALFORMED else 422
-        return error_response(status, message, field)
+        return error_response(ApiError(status, message, field=field))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -95,15 +89,14 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "this route does not take that HTTP method"
         elif exc.status_code == 400 and "parsing the body" in message:
             message = unreadable_body_message(exc.__cause__)
-        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+        return error_response(ApiError(exc.status_code, message, headers=dict(exc.headers or {})))
 
     @app.exception_handler(CampfireError)
     async def campfire_error(_: Request, exc: CampfireError) -> JSONResponse:
-        return error_response(422, str(exc))
+        return error_response(ApiError(422, str(exc)))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
-        return error_response(
-            500, "internal server error; the server log has the details", None, "server_error"
-        )
+        message = "internal server error; the server log has the details"
+        return error_response(ApiError(500, message, type="server_error"))

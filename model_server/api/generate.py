@@ -40,7 +40,8 @@ async def generate(body: GenerateRequest, request: Request, state: State) -> Any
             async for name, payload in service.stream_generate(run):
                 yield _sse(name, payload)
         except ApiError as exc:
-            yield _sse("error", ErrorBody(message=exc.message, type=exc.type, field=exc.field))
+            error = ErrorBody(message=exc.message, type=exc.type, field=exc.field, param=exc.field)
+            yield _sse("error", error)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=NO_CACHE)
 

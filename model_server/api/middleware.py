@@ -9,6 +9,7 @@ from typing import Any
 
 from model_server.api.auth import Receive, Scope, Send
 from model_server.api.errors import error_response
+from model_server.errors import ApiError
 from model_server.metrics import ServerMetrics
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -24,7 +25,7 @@ class BodyGuard:
         self.max_bytes = max_bytes
 
     async def _refuse(self, status: int, message: str, scope: Scope, send: Send) -> None:
-        response = error_response(status, message, headers={"Connection": "close"})
+        response = error_response(ApiError(status, message), Connection="close")
 
         async def nothing() -> MutableMapping[str, Any]:
             return {"type": "http.disconnect"}

@@ -130,7 +130,13 @@ async def test_only_the_admin_key_loads_a_checkpoint_on_demand(checkpoints_dir: 
         loaded = [c["name"] for c in (await http.get("/health", headers=USER)).json()["loaded"]]
         assert loaded == ["tiny"]
         assert (await http.post("/v1/generate", json=body, headers=ADMIN)).status_code == 200
-        # Once loaded, anyone with the API key may use it.
+        # Once an admin loaded it, anyone with the API key may use it, and have it loaded again
+        # after an eviction (a channel pinned to it by an admin).
+        assert (await http.post("/v1/generate", json=body, headers=USER)).status_code == 200
+        swap = {"name": "tiny-chat", "unload_previous": True}
+        assert (await http.post("/v1/checkpoints/load", json=swap, headers=ADMIN)).is_success
+        back = {"name": "tiny", "unload_previous": True}
+        assert (await http.post("/v1/checkpoints/load", json=back, headers=ADMIN)).is_success
         assert (await http.post("/v1/generate", json=body, headers=USER)).status_code == 200
 
 
