@@ -6,7 +6,8 @@
 Each client sends the headers of a POST /v1/generate without the API key, most of a 1.9 MiB
 body, then stalls. The server should answer 401 from the headers and let go; a server that
 buffers bodies before checking the key holds every connection and the memory of every body.
-Writes JSON to bench/results/stalled.json.
+Each run is appended to bench/results/stalled.json and drawn, with the runs before it, in
+bench/results/stalled.png.
 """
 
 from __future__ import annotations
@@ -94,6 +95,25 @@ def build_checkpoints(folder: Path) -> Path:
     return folder
 
 
+def plot(runs: list[dict[str, object]], path: Path) -> None:
+    """Memory growth and connections held open, one bar pair per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [str(run["label"]) for run in runs]
+    figure, (memory, held) = plt.subplots(1, 2, figsize=(10, 4))
+    memory.bar(labels, [float(str(run["rss_growth_mb"])) for run in runs])
+    memory.set_ylabel("server RSS growth (MB)")
+    held.bar(labels, [int(str(run["held_open"])) for run in runs])
+    held.set_ylabel("connections held open")
+    figure.suptitle(f"{runs[-1]['clients']} stalled unauthenticated clients")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -121,6 +141,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     runs = json.loads(args.out.read_text()) if args.out.exists() else []
     args.out.write_text(json.dumps([*runs, result], indent=2) + "\n")
+    plot([*runs, result], args.out.with_suffix(".png"))
     return 0
 
 
