@@ -30,6 +30,8 @@ def story(**fields: Any) -> dict[str, Any]:
     return {"task": "story", "context": "A door.", "max_new_tokens": 4, **fields}
 
 
+HI = [{"role": "user", "content": "hi"}]
+
 REFUSED = [
     Case("malformed-json", "/v1/generate", raw=b'{"task": "story", "context": '),
     Case("json-array-not-object", "/v1/generate", body=[1, 2, 3]),
@@ -85,6 +87,15 @@ REFUSED = [
         body={"texts": ["a"], "checkpoint": "tiny-chat"},
     ),
     Case("load-with-user-key", "/v1/checkpoints/load", body={"name": "tiny-chat"}, field="admin"),
+    Case("chat-on-control-token-checkpoint", "/v1/chat/completions", body={"messages": HI}),
+    Case("chat-no-messages", "/v1/chat/completions", body={"messages": []}, field="messages"),
+    Case("chat-unknown-role", "/v1/chat/completions", body={"messages": [{"role": "tool"}]}),
+    Case(
+        "chat-image-content",
+        "/v1/chat/completions",
+        body={"model": "tiny-chat", "messages": [{"role": "user", "content": [{"type": "image"}]}]},
+    ),
+    Case("chat-messages-not-a-list", "/v1/chat/completions", body={"messages": "hi"}),
     Case(
         "load-make-default-as-string",
         "/v1/checkpoints/load",
