@@ -58,7 +58,10 @@ class CheckpointManifest(BaseModel):
     context_window: int = Field(gt=0, description="tokens of prompt + answer the model attends to")
     data_fingerprint: str | None = Field(None, description="hash of the training data")
     training_ngrams: str | None = Field(
-        None, description="file in the folder with hashed word n-grams of the training text"
+        None,
+        pattern=r"^[^/\\.][^/\\]*$",
+        max_length=200,
+        description="file name (in the folder) of the hashed word n-grams of the training text",
     )
     eval_metrics: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -125,7 +128,8 @@ class CheckpointManifest(BaseModel):
 
 
 def _fail(folder: Path, problem: str, fix: str) -> CheckpointError:
-    return CheckpointError(f"checkpoint {folder}: {problem}; {fix}")
+    """Named by its folder name only: the message may reach a client, a path must not."""
+    return CheckpointError(f"checkpoint {folder.name!r}: {problem}; {fix}")
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> CheckpointManifest:
@@ -197,6 +201,19 @@ def write_manifest(folder: str | os.PathLike[str], manifest: CheckpointManifest)
     return path / MANIFEST_FILE
 
 
+def check_contained(folder: Path, root: Path) -> None:
+    """Refuse a checkpoint folder, or a file in it, that a symlink leads outside root."""
+    base = root.resolve()
+    for path in (folder, *folder.iterdir()):
+        if not path.resolve().is_relative_to(base):
+            raise _fail(
+                folder,
+                f"{'it' if path == folder else path.name} leads outside the checkpoints folder "
+                "(a symlink)",
+                "copy the checkpoint into the checkpoints folder instead of linking it",
+            )
+
+
 def scan_checkpoints(
     root: str | os.PathLike[str],
 ) -> dict[str, CheckpointManifest | CheckpointError]:
@@ -212,6 +229,7 @@ def scan_checkpoints(
         if not child.is_dir() or child.name.startswith("."):
             continue
         try:
+            check_contained(child, base)
             found[child.name] = read_manifest(child)
         except CheckpointError as exc:
             found[child.name] = exc

@@ -33,9 +33,55 @@ CHATML_TEMPLATE = (
     "<|im_start|>user\n" + INSTRUCTION_PLACEHOLDER + "<|im_end|>\n<|im_start|>assistant\n"
 )
 CHATML_END = "<|im_end|>"
+# The chat template (Jinja, as Hugging Face tokenizers hold them) for a checkpoint whose tokenizer
+# has none: ChatML, the format of CHATML_TEMPLATE.
+CHATML_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# A regex pass removes one level of nesting; deeper nesting than this switches to one linear scan.
+_QUICK_PASSES = 4
+
+
+class TokenRemover:
+    """Removes every match of a token pattern, and every match that removing one brings together,
+    until none is left: `<|im_<|x|>start|>` leaves nothing, not a rebuilt `<|im_start|>`."""
+
+    def __init__(self, source: str, longest: int) -> None:
+        self._pattern = re.compile(source)
+        self._at_end = re.compile(f"(?:{source})\\Z")
+        self._longest = longest
+
+    @classmethod
+    def for_tokens(cls, tokens: list[str]) -> TokenRemover | None:
+        """A remover of these literal tokens (a tokenizer's special tokens); None for none."""
+        literal = sorted({t for t in tokens if t}, key=len, reverse=True)
+        if not literal:
+            return None
+        return cls("|".join(re.escape(t) for t in literal), len(literal[0]))
+
+    def __call__(self, text: str) -> str:
+        for _ in range(_QUICK_PASSES):
+            text, found = self._pattern.subn("", text)
+            if not found:
+                return text
+        return self._scan(text)
+
+    def _scan(self, text: str) -> str:
+        """Linear in the text: drop a match as soon as its last character arrives."""
+        kept: list[str] = []
+        for char in text:
+            kept.append(char)
+            tail = "".join(kept[-self._longest :])
+            match = self._at_end.search(tail)
+            if match is not None:
+                del kept[len(kept) - len(tail) + match.start() :]
+        return "".join(kept)
+
 
 # What a special token looks like in GPT-2, SmolLM2 and ChatML vocabularies.
-_SPECIAL_TOKEN = re.compile(r"<\|[^<>|\s]{1,64}\|>")
+_SPECIAL_TOKENS = TokenRemover(r"<\|[^<>|\s]{1,64}\|>", longest=68)
 
 
 class PromptStyle(StrEnum):
@@ -44,12 +90,13 @@ class PromptStyle(StrEnum):
 
 
 def neutralise(text: str) -> str:
-    """Remove anything shaped like a special token from text a person (or a corpus) wrote.
+    """Remove anything shaped like a special token from text a person (or a corpus) wrote,
+    nested ones included.
 
     Without this, a user could type `<|endoftext|>` or `<|task:poem|>` into a story and steer or
     cut off the model; training text is cleaned the same way so the two sides stay identical.
     """
-    return _SPECIAL_TOKEN.sub("", text).replace("\r\n", "\n")
+    return _SPECIAL_TOKENS(text.replace("\r\n", "\n"))
 
 
 def _section_headers(task: Task, context: str) -> tuple[str, str]:

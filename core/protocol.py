@@ -32,11 +32,16 @@ def check_temperature(value: float) -> float:
     return value
 
 
+MAX_PROMPTS = 64
+
 FinishReason = Literal["end", "stop", "length", "aborted"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields refused, and no coercion: `n: "2"` or `n: true` is an error, not 2 or 1.
+    (Enum fields opt out, since FastAPI hands pydantic the parsed JSON's strings.)"""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SamplingParams(_Strict):
@@ -64,9 +69,9 @@ class SamplingParams(_Strict):
 class GenerateRequest(SamplingParams):
     """POST /v1/generate."""
 
-    task: Task = Task.STORY
-    genre: Genre | None = None
-    emotion: Emotion | None = None
+    task: Task = Field(Task.STORY, strict=False)
+    genre: Genre | None = Field(None, strict=False)
+    emotion: Emotion | None = Field(None, strict=False)
     context: str = Field(
         "",
         max_length=MAX_TEXT_CHARS,
@@ -116,9 +121,13 @@ class StreamChunk(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """OpenAI's error object (message, type, param, code) plus Campfire's `field` (= param)."""
+
     message: str
     type: str = "invalid_request_error"
     field: str | None = None
+    param: str | None = None
+    code: str | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -189,32 +198,62 @@ class LoadCheckpointRequest(_Strict):
 # --- OpenAI-compatible completions -------------------------------------------------------------
 
 
-class CompletionRequest(BaseModel):
-    """POST /v1/completions, the subset of OpenAI's legacy completions API Campfire honours."""
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
 
-    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = Field(False, description="a last chunk with the token usage")
 
-    model: str | None = None
-    prompt: str | list[str] = Field(max_length=64)
-    max_tokens: int = Field(16, ge=1, le=100_000)
+
+class OpenAISampling(BaseModel):
+    """What OpenAI's completions and chat completions share, plus Campfire's own samplers as
+    extra fields. Unknown fields are ignored: OpenAI clients send many."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str | None = Field(None, description="a checkpoint name; None: the server default")
     temperature: float = Field(1.0, ge=0.0, le=10.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     n: int = Field(1, ge=1, le=64)
     stop: str | list[str] | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    top_k: int = Field(0, ge=0, le=100_000, description="Campfire extra: 0 turns top-k off")
+    repetition_penalty: float = Field(1.0, ge=MIN_PENALTY, le=10.0, description="Campfire extra")
 
     _temperature_floor = field_validator("temperature")(check_temperature)
-
-    @property
-    def prompts(self) -> list[str]:
-        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
 
     @property
     def stop_strings(self) -> list[str]:
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+
+class CompletionRequest(OpenAISampling):
+    """POST /v1/completions, the subset of OpenAI's legacy completions API Campfire honours."""
+
+    prompt: str | list[str] = Field(
+        description=f"one prompt of any length the server takes, or up to {MAX_PROMPTS} prompts"
+    )
+    max_tokens: int = Field(16, ge=1, le=100_000)
+
+    @field_validator("prompt")
+    @classmethod
+    def _few_prompts(cls, prompt: str | list[str]) -> str | list[str]:
+        if isinstance(prompt, list) and len(prompt) > MAX_PROMPTS:
+            raise ValueError(
+                f"{len(prompt)} prompts; send one string or a list of at most {MAX_PROMPTS}"
+            )
+        return prompt
+
+    @property
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
 
 
 class CompletionChoice(BaseModel):
@@ -238,4 +277,95 @@ class CompletionResponse(BaseModel):
     created: int
     model: str
     choices: list[CompletionChoice]
+    usage: CompletionUsage | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "campfire"
+
+
+class ModelList(BaseModel):
+    """GET /v1/models: the checkpoints that load."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# --- OpenAI-compatible chat completions --------------------------------------------------------
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class ChatCompletionRequest(OpenAISampling):
+    """POST /v1/chat/completions, for checkpoints prompted in the instruction (chat) style."""
+
+    messages: list[ChatMessage] = Field(min_length=1, max_length=256)
+    max_tokens: int | None = Field(None, ge=1, le=100_000)
+    max_completion_tokens: int | None = Field(
+        None, ge=1, le=100_000, description="OpenAI's newer name for max_tokens; wins over it"
+    )
+
+
+class ChatReply(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatReply
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"]
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: CompletionUsage
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(BaseModel):
+    index: int
+    delta: ChatDelta
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` event of a streamed chat completion."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
     usage: CompletionUsage | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from core.errors import CampfireError
 from core.manifest import read_manifest
 from model_server.quantization import check_mode
 from model_server.settings import Device, Quant, ServerSettings
+
+log = logging.getLogger("campfire-server")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     return parser
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_open(settings: ServerSettings) -> None:
+    """Say so at start when the server listens beyond this machine without an API key."""
+    if settings.api_key is None and not is_loopback(settings.host):
+        log.warning(
+            "listening on %s with no API key: anyone who can reach this address may generate "
+            "and load checkpoints; set CAMPFIRE_API_KEY (and CAMPFIRE_ADMIN_KEY)",
+            settings.host,
+        )
 
 
 def _fail(message: str) -> int:
@@ -70,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from model_server.app import create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    warn_if_open(settings)
     try:
         uvicorn.run(
             create_app(settings),
@@ -77,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             port=settings.port,
             log_level=args.log_level,
             timeout_graceful_shutdown=5,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=settings.timeout_keep_alive_s,
         )
     except KeyboardInterrupt:
         return 0

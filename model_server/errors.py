@@ -16,6 +16,7 @@ class ApiError(CampfireError):
         field: str | None = None,
         type: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -23,3 +24,4 @@ class ApiError(CampfireError):
         self.field = field
         self.type = type
         self.headers = headers or {}
+        self.code = code

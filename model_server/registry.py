@@ -16,13 +16,15 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from core.errors import CampfireError, CheckpointError
 from core.fingerprint import TrainingFingerprint
-from core.manifest import CheckpointManifest, scan_checkpoints
+from core.manifest import CheckpointManifest, check_contained, scan_checkpoints
 from core.protocol import CheckpointInfo, LoadedCheckpoint
 from model_server.engine.base import Engine
+from model_server.prompting import UserText
 from model_server.quantization import LoadedWeights, QuantizationError, load_weights
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,17 @@ EngineFactory = Callable[[LoadedWeights, CheckpointManifest], Engine]
 
 class UnknownCheckpointError(CampfireError):
     """No checkpoint folder of that name (HTTP 404)."""
+
+
+class LoadNotAllowedError(CampfireError):
+    """The checkpoint is not loaded and the caller may not load it (HTTP 403)."""
+
+
+def _without_paths(text: str, folder: Path) -> str:
+    """An error text with the checkpoint's absolute and relative paths replaced by its name."""
+    for path in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len)[::-1]:
+        text = text.replace(path, folder.name)
+    return text
 
 
 @dataclass(eq=False)
@@ -52,6 +65,11 @@ class Resident:
     @property
     def tokenizer(self) -> object:
         return self.weights.tokenizer
+
+    @cached_property
+    def user_text(self) -> UserText:
+        """Cleans text a caller wrote of this tokenizer's special tokens."""
+        return UserText(self.weights.tokenizer)
 
     def describe(self) -> LoadedCheckpoint:
         return LoadedCheckpoint(
@@ -83,6 +101,9 @@ class CheckpointRegistry:
         self._retired: list[Resident] = []
         self._lock = asyncio.Lock()
         self.default: str | None = None
+        # Checkpoints loaded once (by an admin, or on demand by someone allowed to): anyone with
+        # the API key may have them loaded again after an eviction (a channel pinned to one).
+        self.admitted: set[str] = set()
 
     # --- what is there -----------------------------------------------------------------------
 
@@ -127,6 +148,7 @@ class CheckpointRegistry:
                 f"no checkpoint named {name!r} in the checkpoints folder; "
                 "list them with GET /v1/checkpoints"
             )
+        check_contained(folder, self.root)
         return folder
 
     # --- loading -----------------------------------------------------------------------------
@@ -140,6 +162,7 @@ class CheckpointRegistry:
             if resident is None:
                 resident = await asyncio.to_thread(self._load_blocking, name)
                 self._resident[name] = resident
+            self.admitted.add(name)
             previous = self.default
             if make_default or self.default is None:
                 self.default = name
@@ -159,7 +182,8 @@ class CheckpointRegistry:
             raise
         except Exception as exc:
             # A corrupt or half-written weights/tokenizer file: refuse it, say what broke.
-            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            detail = _without_paths(detail, folder)[:300]
             raise CheckpointError(
                 f"checkpoint {name!r} could not be loaded ({type(exc).__name__}: {detail}); "
                 "its files look damaged or incomplete: re-export or re-copy it"
@@ -210,9 +234,10 @@ class CheckpointRegistry:
 
     # --- using -------------------------------------------------------------------------------
 
-    async def acquire(self, name: str | None) -> Resident:
-        """The named (or default) checkpoint, loaded on demand; hold it until release()."""
-        resident = await self._get(name)
+    async def acquire(self, name: str | None, *, may_load: bool = True) -> Resident:
+        """The named (or default) checkpoint, loaded on demand when may_load; hold it until
+        release()."""
+        resident = await self._get(name, may_load)
         resident.leases += 1
         resident.last_used = time.monotonic()
         return resident
@@ -234,7 +259,7 @@ class CheckpointRegistry:
         finally:
             self.release(resident)
 
-    async def _get(self, name: str | None) -> Resident:
+    async def _get(self, name: str | None, may_load: bool) -> Resident:
         if name is None:
             name = self.default
             if name is None:
@@ -245,6 +270,12 @@ class CheckpointRegistry:
         if resident is not None:
             return resident
         self._folder(name)  # 404 before any loading
+        if not may_load:
+            raise LoadNotAllowedError(
+                f"checkpoint {name!r} is not loaded, and loading one needs the admin key "
+                "(POST /v1/checkpoints/load) unless CAMPFIRE_ON_DEMAND_CHECKPOINTS lists it; "
+                "GET /health lists the loaded ones"
+            )
         return await self.load(name, make_default=False)
 
     async def close(self) -> None:

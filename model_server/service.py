@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import CheckpointError, UnknownChoiceError
-from core.prompt_format import neutralise
 from core.protocol import (
     MAX_STOP_STRINGS,
     MAX_TEXT_CHARS,
@@ -41,7 +40,12 @@ from model_server.engine.base import (
 )
 from model_server.errors import ApiError
 from model_server.metrics import ServerMetrics
-from model_server.registry import CheckpointRegistry, Resident, UnknownCheckpointError
+from model_server.registry import (
+    CheckpointRegistry,
+    LoadNotAllowedError,
+    Resident,
+    UnknownCheckpointError,
+)
 from model_server.settings import ServerSettings
 
 
@@ -150,11 +154,15 @@ class GenerationService:
                 422, f"n is {n}; this server allows at most {most} candidates", field="n"
             )
 
-    async def _acquire(self, name: str | None, field_name: str) -> Resident:
+    async def _acquire(self, name: str | None, field_name: str, may_load: bool) -> Resident:
         try:
-            return await self.registry.acquire(name)
+            return await self.registry.acquire(name, may_load=may_load)
         except UnknownCheckpointError as exc:
-            raise ApiError(404, str(exc), field=field_name, type="not_found_error") from None
+            raise ApiError(
+                404, str(exc), field=field_name, type="not_found_error", code="model_not_found"
+            ) from None
+        except LoadNotAllowedError as exc:
+            raise ApiError(403, str(exc), field=field_name, type="permission_error") from None
         except CheckpointError as exc:
             raise ApiError(422, str(exc), field=field_name, type="checkpoint_error") from None
 
@@ -186,7 +194,7 @@ class GenerationService:
 
     # --- /v1/generate ------------------------------------------------------------------------
 
-    async def open_generate(self, request: GenerateRequest) -> GenerationRun:
+    async def open_generate(self, request: GenerateRequest, may_load: bool = True) -> GenerationRun:
         self._check_caps(
             max_new_tokens=request.max_new_tokens, n=request.n, field_tokens="max_new_tokens"
         )
@@ -199,16 +207,24 @@ class GenerationService:
                 field="context" if request.context else "prefix",
             )
         _check_stops(request.stop)
-        resident = await self._acquire(request.checkpoint, "checkpoint")
+        resident = await self._acquire(request.checkpoint, "checkpoint", may_load)
         try:
             manifest = resident.manifest
             try:
                 manifest.check_supports(request.task, request.control)
             except UnknownChoiceError as exc:
-                culprit = "genre" if request.genre else "emotion" if request.emotion else "task"
+                culprit = (
+                    "task"
+                    if request.task not in manifest.tasks
+                    else "genre"
+                    if request.genre
+                    else "emotion"
+                )
                 raise ApiError(422, str(exc), field=culprit) from None
+            clean = resident.user_text.clean
+            prefix = clean(request.prefix).lstrip().rstrip(" ")
             prompt = manifest.render_prompt(
-                request.task, request.control, request.context, request.prefix
+                request.task, request.control, clean(request.context), prefix
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
@@ -225,7 +241,6 @@ class GenerationService:
         except BaseException:
             self.registry.release(resident)
             raise
-        prefix = neutralise(request.prefix).lstrip().rstrip(" ")
         return GenerationRun(self, "generate", resident, [handle], len(ids), prefix)
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
@@ -257,8 +272,8 @@ class GenerationService:
         fingerprint = run.resident.fingerprint
         return bool(fingerprint and fingerprint.copies(text, self.settings.copy_min_words, given))
 
-    async def generate(self, request: GenerateRequest) -> GenerateResponse:
-        run = await self.open_generate(request)
+    async def generate(self, request: GenerateRequest, may_load: bool = True) -> GenerateResponse:
+        run = await self.open_generate(request, may_load)
         try:
             rows = await run.handles[0].results()
             run.note_text()
@@ -284,7 +299,9 @@ class GenerationService:
 
     # --- /v1/completions ---------------------------------------------------------------------
 
-    async def open_completion(self, request: CompletionRequest) -> GenerationRun:
+    async def open_completion(
+        self, request: CompletionRequest, may_load: bool = True
+    ) -> GenerationRun:
         prompts = request.prompts
         if not prompts:
             raise ApiError(422, "prompt must not be an empty list", field="prompt")
@@ -311,13 +328,15 @@ class GenerationService:
                     f"{self.settings.max_input_chars}",
                     field="prompt",
                 )
-        resident = await self._acquire(request.model, "model")
+        resident = await self._acquire(request.model, "model", may_load)
         handles: list[RequestHandle] = []
         try:
             params = RowParams(
                 max_new_tokens=request.max_tokens,
                 temperature=request.temperature,
                 top_p=request.top_p,
+                top_k=request.top_k,
+                repetition_penalty=request.repetition_penalty,
                 stop=tuple(stops),
                 seed=request.seed,
             )
@@ -354,8 +373,17 @@ class GenerationService:
     def _openai_reason(row: RowFinished) -> Any:
         return "length" if row.finish_reason == "length" else "stop"
 
-    async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        run = await self.open_completion(request)
+    async def complete(
+        self, request: CompletionRequest, may_load: bool = True
+    ) -> CompletionResponse:
+        run = await self.open_completion(request, may_load)
+        return await self.finish_completion(run, request.n, given=request.prompts)
+
+    async def finish_completion(
+        self, run: GenerationRun, n: int, given: list[str] | None = None
+    ) -> CompletionResponse:
+        """Wait for every row of an opened completion run; close it. given: the caller's
+        prompts, whose words never count as copying the training text."""
         try:
             per_prompt = [await handle.results() for handle in run.handles]
             run.note_text()
@@ -366,9 +394,9 @@ class GenerationService:
         choices = [
             CompletionChoice(
                 text=row.text,
-                index=p * request.n + row.index,
+                index=p * n + row.index,
                 finish_reason=self._openai_reason(row),
-                copied_from_training=self._copies(run, row.text, given=request.prompts[p]),
+                copied_from_training=self._copies(run, row.text, given[p] if given else ""),
             )
             for p, prompt_rows in enumerate(per_prompt)
             for row in prompt_rows
@@ -403,7 +431,7 @@ class GenerationService:
 
     # --- /v1/tokenize ------------------------------------------------------------------------
 
-    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
+    async def tokenize(self, request: TokenizeRequest, may_load: bool = True) -> TokenizeResponse:
         for i, text in enumerate(request.texts):
             if len(text) > MAX_TEXT_CHARS:
                 raise ApiError(
@@ -418,7 +446,7 @@ class GenerationService:
                 f"texts hold {total} characters together; at most {MAX_TOKENIZE_CHARS} per call",
                 field="texts",
             )
-        resident = await self._acquire(request.checkpoint, "checkpoint")
+        resident = await self._acquire(request.checkpoint, "checkpoint", may_load)
         try:
             counts = await asyncio.to_thread(
                 lambda: [len(self._tokenize(resident, text)) for text in request.texts]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CHECKPOINT_NAME = "smollm2-135m-instruct"
 
@@ -39,6 +39,19 @@ class ServerSettings(BaseSettings):
     max_resident: int = Field(2, ge=1, le=16, description="checkpoints kept loaded at once")
     retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After on a 503")
     copy_min_words: int = Field(12, ge=4, le=1000, description="copied_from_training threshold")
+    # HTTP limits (uvicorn and the body guard): a slow or idle client can't hold the server.
+    body_timeout_s: float = Field(10.0, gt=0, le=600, description="whole body must arrive within")
+    limit_concurrency: int = Field(256, ge=1, le=100_000, description="open connections; more: 503")
+    timeout_keep_alive_s: int = Field(5, ge=1, le=600, description="idle keep-alive connection")
+    # Checkpoints any API-key holder may have loaded by naming them; others need the admin key.
+    on_demand_checkpoints: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("on_demand_checkpoints", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("api_key", "admin_key", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,7 +46,9 @@ def tiny_settings(
 
 
 @contextlib.asynccontextmanager
-async def serve_app(settings: ServerSettings, *, startup_timeout: float = 60) -> AsyncIterator[str]:
+async def serve_app(
+    settings: ServerSettings, *, startup_timeout: float = 60, engine_factory: Any = None
+) -> AsyncIterator[str]:
     """Serve create_app(settings) with uvicorn on a free port in this event loop; yields the URL."""
     import uvicorn
 
@@ -53,7 +56,7 @@ async def serve_app(settings: ServerSettings, *, startup_timeout: float = 60) ->
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, engine_factory=engine_factory),
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_refuses_another_format_version(tiny_checkpoint_copy):
     with pytest.raises(CheckpointError) as caught:
         read_manifest(tiny_checkpoint_copy)
     message = str(caught.value)
-    assert str(tiny_checkpoint_copy) in message
+    assert "'tiny'" in message and str(tiny_checkpoint_copy) not in message
     assert "version 2" in message and "re-export" in message
 
 
@@ -58,7 +59,7 @@ def test_refuses_broken_folders_with_one_line_naming_the_folder(
         read_manifest(tiny_checkpoint_copy)
     message = str(caught.value)
     assert expected in message
-    assert str(tiny_checkpoint_copy) in message
+    assert "'tiny'" in message and str(tiny_checkpoint_copy) not in message
     assert "\n" not in message
 
 
@@ -98,3 +99,15 @@ def test_scan_lists_good_and_bad_and_skips_hidden(tiny_checkpoints, tmp_path):
     assert found["good"].name == "tiny"
     assert isinstance(found["empty"], CheckpointError)
     assert scan_checkpoints(tmp_path / "missing") == {}
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../../etc/hostname", "/etc/hostname", "sub/ngrams.bin", "..", ".hidden"]
+)
+def test_training_ngrams_must_be_a_file_name_in_the_folder(tiny_checkpoint_copy: Path, name: str):
+    manifest = read_manifest(tiny_checkpoint_copy)
+    raw = json.loads(manifest.model_dump_json())
+    raw["training_ngrams"] = name
+    (tiny_checkpoint_copy / "campfire.json").write_text(json.dumps(raw))
+    with pytest.raises(CheckpointError, match="training_ngrams"):
+        read_manifest(tiny_checkpoint_copy)

@@ -56,6 +56,18 @@ HOSTILE: list[tuple[str, bytes | dict[str, object], int, str | None, str]] = [
     ("/v1/completions", {"prompt": ["a"] * 5, "n": 2}, 422, "n", "2 x 5 = 10"),
     ("/v1/completions", {"max_tokens": 5}, 422, "prompt", "required"),
     ("/v1/completions", {"prompt": "hi", "stop": ["", "x"]}, 422, "stop", "non-empty"),
+    ("/v1/completions", {"prompt": ["a"] * 65}, 422, "prompt", "at most 64"),
+    ("/v1/completions", {"prompt": "a", "stop": 3}, 422, "stop", "valid string"),
+    ("/v1/generate", {"n": "2"}, 422, "n", "valid integer, not str '2'"),
+    ("/v1/generate", {"n": True}, 422, "n", "valid integer, not bool True"),
+    ("/v1/generate", {"max_new_tokens": 2.0}, 422, "max_new_tokens", "valid integer"),
+    ("/v1/generate", {"stream": 1}, 422, "stream", "valid boolean"),
+    ("/v1/completions", {"prompt": "a", "n": "2"}, 422, "n", "valid integer"),
+    ("/v1/completions", {"prompt": 5}, 422, "prompt", "string"),
+    ("/v1/checkpoints/load", {"name": "tiny", "make_default": "yes"}, 422, "make_default", "bool"),
+    ("/v1/generate", b'{"seed": ' + b"7" * 5000 + b"}", 400, None, "too many digits"),
+    ("/v1/generate", b"[" * 100_000 + b"]" * 100_000, 400, None, "nested too deeply"),
+    ("/v1/generate", {"training": "../x"}, 422, "training", "unknown field"),
     ("/v1/tokenize", {"texts": []}, 422, "texts", "at least 1"),
     ("/v1/tokenize", {"texts": ["a" * 100_000] * 3}, 422, "texts", "together"),
     ("/v1/tokenize", {"texts": ["a"], "checkpoint": "ghost"}, 404, "checkpoint", "no checkpoint"),
@@ -144,6 +156,17 @@ async def test_api_key_guards_every_route(tiny_checkpoints, header, route, statu
             assert (
                 "user-key" not in response.text and "API key" in response.json()["error"]["message"]
             )
+
+
+@pytest.mark.parametrize("route", ["/docs", "/redoc", "/openapi.json", "/no-such-route"])
+async def test_the_api_documents_need_the_key_too(tiny_checkpoints, route):
+    settings = tiny_settings(tiny_checkpoints, api_key="user-key")
+    async with serve_app(settings) as url, httpx.AsyncClient(base_url=url) as client:
+        anonymous = await client.get(route)
+        assert anonymous.status_code == 401
+        assert "API key" in anonymous.json()["error"]["message"]
+        keyed = await client.get(route, headers={"Authorization": "Bearer user-key"})
+        assert keyed.status_code == (404 if route == "/no-such-route" else 200)
 
 
 async def test_loading_needs_the_admin_key(tiny_checkpoints: Path):

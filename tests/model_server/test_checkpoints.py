@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from core.controls import Task
 from core.fingerprint import TrainingFingerprint
 from core.manifest import read_manifest, write_manifest
 from tests.serving import serve_app, tiny_settings
@@ -67,6 +68,10 @@ async def test_corrupt_checkpoint_is_refused_and_the_old_one_keeps_serving(check
         error = refused.json()["error"]
         assert error["field"] == "name" and "broken" in error["message"]
         assert "re-export" in error["message"]
+        listing = (await http.get("/v1/checkpoints")).text
+        assert "broken" in listing
+        for text in (refused.text, listing):  # no absolute path reaches a client
+            assert str(checkpoints_dir) not in text
         missing = await http.post("/v1/checkpoints/load", json={"name": "nowhere"})
         assert missing.status_code == 404
         served = await http.post("/v1/generate", json={**STORY, "max_new_tokens": 4})
@@ -87,15 +92,82 @@ async def test_a_request_may_pin_a_checkpoint_within_the_resident_limit(checkpoi
         assert default.json()["checkpoint"] == "tiny"
 
 
-async def test_unsupported_genre_for_the_checkpoint_is_refused(checkpoints_dir: Path):
+async def test_unsupported_genre_or_task_for_the_checkpoint_is_refused(checkpoints_dir: Path):
     folder = checkpoints_dir / "tiny"
     manifest = read_manifest(folder)
-    write_manifest(folder, manifest.model_copy(update={"genres": [manifest.genres[0]]}))
+    update = {"genres": [manifest.genres[0]], "tasks": [Task.STORY, Task.POEM]}
+    write_manifest(folder, manifest.model_copy(update=update))
     async with serve_app(tiny_settings(checkpoints_dir)) as url, httpx.AsyncClient() as http:
         response = await http.post(f"{url}/v1/generate", json={**STORY, "genre": "thriller"})
+        untrained = await http.post(f"{url}/v1/generate", json={**STORY, "task": "continue"})
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["field"] == "genre" and "not trained for genre 'thriller'" in error["message"]
+    # The task is at fault, not the (trained) genre that came with it.
+    assert untrained.status_code == 422, untrained.text
+    error = untrained.json()["error"]
+    assert error["field"] == "task" and "continue task" in error["message"]
+
+
+KEYS = {"api_key": "user-key", "admin_key": "admin-key"}
+USER = {"Authorization": "Bearer user-key"}
+ADMIN = {"Authorization": "Bearer admin-key"}
+
+
+async def test_only_the_admin_key_loads_a_checkpoint_on_demand(checkpoints_dir: Path):
+    body = {"task": "poem", "emotion": "joy", "max_new_tokens": 3, "checkpoint": "tiny-chat"}
+    settings = tiny_settings(checkpoints_dir, **KEYS)
+    async with serve_app(settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+        refused = await http.post("/v1/generate", json=body, headers=USER)
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["field"] == "checkpoint" and "admin key" in error["message"]
+        tokenize = {"texts": ["a"], "checkpoint": "tiny-chat"}
+        assert (await http.post("/v1/tokenize", json=tokenize, headers=USER)).status_code == 403
+        completion = {"prompt": "a", "max_tokens": 2, "model": "tiny-chat"}
+        refused = await http.post("/v1/completions", json=completion, headers=USER)
+        assert refused.status_code == 403
+        loaded = [c["name"] for c in (await http.get("/health", headers=USER)).json()["loaded"]]
+        assert loaded == ["tiny"]
+        assert (await http.post("/v1/generate", json=body, headers=ADMIN)).status_code == 200
+        # Once an admin loaded it, anyone with the API key may use it, and have it loaded again
+        # after an eviction (a channel pinned to it by an admin).
+        assert (await http.post("/v1/generate", json=body, headers=USER)).status_code == 200
+        swap = {"name": "tiny-chat", "unload_previous": True}
+        assert (await http.post("/v1/checkpoints/load", json=swap, headers=ADMIN)).is_success
+        back = {"name": "tiny", "unload_previous": True}
+        assert (await http.post("/v1/checkpoints/load", json=back, headers=ADMIN)).is_success
+        assert (await http.post("/v1/generate", json=body, headers=USER)).status_code == 200
+
+
+async def test_an_allow_listed_checkpoint_loads_on_demand_for_any_key(checkpoints_dir: Path):
+    body = {"task": "poem", "emotion": "joy", "max_new_tokens": 3, "checkpoint": "tiny-chat"}
+    settings = tiny_settings(checkpoints_dir, **KEYS, on_demand_checkpoints=["tiny-chat"])
+    async with serve_app(settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+        assert (await http.post("/v1/generate", json=body, headers=USER)).status_code == 200
+
+
+async def test_a_symlink_out_of_the_checkpoints_folder_is_refused(
+    checkpoints_dir: Path, tmp_path: Path
+):
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(checkpoints_dir / "tiny-chat", outside)
+    (checkpoints_dir / "linked").symlink_to(outside, target_is_directory=True)
+    inside_link = checkpoints_dir / "file-linked"
+    shutil.copytree(checkpoints_dir / "tiny-chat", inside_link)
+    (inside_link / "config.json").unlink()
+    (inside_link / "config.json").symlink_to(outside / "config.json")
+    async with serve_app(tiny_settings(checkpoints_dir)) as url, httpx.AsyncClient() as http:
+        listing = (await http.get(f"{url}/v1/checkpoints")).json()["checkpoints"]
+        by_name = {c["name"]: c for c in listing}
+        for name in ("linked", "file-linked"):
+            assert not by_name[name]["valid"] and "outside" in by_name[name]["problem"]
+            body = {**STORY, "checkpoint": name, "max_new_tokens": 2}
+            refused = await http.post(f"{url}/v1/generate", json=body)
+            assert refused.status_code == 422 and "outside" in refused.json()["error"]["message"]
+            assert str(tmp_path) not in refused.text
+        loaded = [c["name"] for c in (await http.get(f"{url}/health")).json()["loaded"]]
+        assert loaded == ["tiny"]
 
 
 async def test_candidates_copying_the_training_text_are_flagged(checkpoints_dir: Path):

@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from model_server import app as app_module
-from model_server.engine.microbatch import MicroBatchEngine
+from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
 from tests.serving import serve_app, tiny_settings
 
 
@@ -32,31 +30,18 @@ class FailsOnce:
         return self._model(input_ids=input_ids, **kwargs)
 
 
-@pytest.fixture
-def failing_engines(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_factory = app_module._engine_factory
-
-    def factory(settings: Any, metrics: Any) -> Any:
-        build = real_factory(settings, metrics)
-
-        def build_failing(weights: Any, manifest: Any) -> MicroBatchEngine:
-            engine = build(weights, manifest)
-            engine._model = FailsOnce(weights.model)
-            return engine
-
-        return build_failing
-
-    monkeypatch.setattr(app_module, "_engine_factory", factory)
+def failing_engines(weights: Any, manifest: Any) -> MicroBatchEngine:
+    """The engine factory the server is given: real engines over a model that fails once."""
+    config = EngineConfig(context_window=manifest.context_window, end_marker=manifest.end_marker)
+    return MicroBatchEngine(FailsOnce(weights.model), weights.tokenizer, config)
 
 
 STORY = {"task": "story", "genre": "horror", "context": "A knock", "max_new_tokens": 6}
 
 
-async def test_a_failed_generation_is_a_clean_500_then_service_resumes(
-    failing_engines, tiny_checkpoints: Path
-):
+async def test_a_failed_generation_is_a_clean_500_then_service_resumes(tiny_checkpoints: Path):
     async with (
-        serve_app(tiny_settings(tiny_checkpoints)) as url,
+        serve_app(tiny_settings(tiny_checkpoints), engine_factory=failing_engines) as url,
         httpx.AsyncClient(base_url=url, timeout=60) as http,
     ):
         failed = await http.post("/v1/generate", json=STORY)
@@ -67,9 +52,9 @@ async def test_a_failed_generation_is_a_clean_500_then_service_resumes(
         assert (await http.post("/v1/generate", json=STORY)).status_code == 200
 
 
-async def test_a_failed_stream_ends_with_an_error_event(failing_engines, tiny_checkpoints: Path):
+async def test_a_failed_stream_ends_with_an_error_event(tiny_checkpoints: Path):
     async with (
-        serve_app(tiny_settings(tiny_checkpoints)) as url,
+        serve_app(tiny_settings(tiny_checkpoints), engine_factory=failing_engines) as url,
         httpx.AsyncClient(base_url=url, timeout=60) as http,
     ):
         async with http.stream("POST", "/v1/generate", json={**STORY, "stream": True}) as response:
