@@ -171,18 +171,21 @@ def _run_cli(
     )
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_without_a_token_the_bot_says_to_use_play(tmp_path: Path) -> None:
     result = _run_cli([], tmp_path)
     assert result.returncode == 2
     assert "DISCORD_TOKEN is not set" in result.stderr and "campfire-bot play" in result.stderr
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
     result = _run_cli(["play"], tmp_path, CAMPFIRE_COOLDOWN_SECONDS="soon")
     assert result.returncode == 2
     assert "CAMPFIRE_COOLDOWN_SECONDS" in result.stderr
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_play_process_keeps_the_story_in_the_sqlite_file(tmp_path: Path) -> None:
     # No model server is running: writing works, the model commands say what is wrong.
     env = {"CAMPFIRE_DB": str(tmp_path / "c.db"), "CAMPFIRE_SERVER_URL": "http://127.0.0.1:9"}
