@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from bot.cooldown import Cooldowns
 from bot.group.service import GroupStoryService
-from bot.group.store import GroupStore
 from bot.model_client import HttpModelClient, ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
@@ -18,7 +17,7 @@ from bot.story import Defaults, Limits
 @dataclass
 class Services:
     settings: BotSettings
-    store: GroupStore
+    store: Store
     model: ModelClient
     stories: GroupStoryService
     cooldowns: Cooldowns
@@ -42,11 +41,6 @@ def limits_from(settings: BotSettings) -> Limits:
 
 
 def build_services(settings: BotSettings, store: Store, model: ModelClient) -> Services:
-    if not isinstance(store, GroupStore):
-        raise TypeError(
-            "the bot's store must be opened with GroupStore.open: it carries the "
-            "group-storytelling tables"
-        )
     stories = GroupStoryService(
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )
@@ -56,7 +50,7 @@ def build_services(settings: BotSettings, store: Store, model: ModelClient) -> S
 @asynccontextmanager
 async def open_services(settings: BotSettings) -> AsyncIterator[Services]:
     """Open the store and the model client; close both on the way out."""
-    store = await GroupStore.open(settings.db)
+    store = await Store.open(settings.db)
     try:
         model = HttpModelClient(
             settings.server_url,

@@ -38,12 +38,11 @@ from bot.cogs.story import GENRE_CHOICES
 from bot.group.export import ExportFormat
 from bot.group.render import render_group_recap
 from bot.group.service import GroupStoryService, VoteUpdate
-from bot.group.store import StoredVote
 from bot.group.turns import TurnMode
 from bot.group.verbatim import notice_for
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
-from bot.store import Turn
+from bot.store import StoredVote, Turn
 from bot.story import (
     Author,
     StoryError,

@@ -55,17 +55,19 @@ from bot.group.moderation import (
     generate_clean,
     remove_term,
 )
-from bot.group.store import (
-    GroupStore,
-    Participant,
-    StoredVote,
-    StoryExtras,
-    VoteCandidate,
-)
 from bot.group.turns import TurnMode, TurnRefused, TurnRules, TurnTaking
 from bot.group.voting import CastOutcome, CloseReason, VoteResult, check_candidates, check_timeout
 from bot.model_client import ModelClient, ModelClientError
-from bot.store import SavedPrompt, Story, Turn
+from bot.store import (
+    Participant,
+    SavedPrompt,
+    Store,
+    StoredVote,
+    Story,
+    StoryExtras,
+    Turn,
+    VoteCandidate,
+)
 from bot.story import (
     FALLBACK_CHARS_PER_TOKEN,
     FALLBACK_WINDOW,
@@ -140,7 +142,7 @@ def _turn_authors(turns: Sequence[Turn]) -> list[int | None]:
 class GroupStoryService(StoryService):
     def __init__(
         self,
-        store: GroupStore,
+        store: Store,
         model: ModelClient,
         *,
         defaults: Defaults | None = None,

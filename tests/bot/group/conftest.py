@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.group.service import GroupStoryService
-from bot.group.store import GroupStore
+from bot.store import Store
 from bot.story import Defaults, Limits
 from tests.bot.fake_model import FakeModel
 
@@ -26,8 +26,8 @@ class Clock:
 
 
 @pytest.fixture
-async def group_store(tmp_path: Path) -> AsyncIterator[GroupStore]:
-    store = await GroupStore.open(tmp_path / "campfire.db")
+async def group_store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = await Store.open(tmp_path / "campfire.db")
     yield store
     await store.close()
 
@@ -43,7 +43,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def group_service(group_store: GroupStore, model: FakeModel, clock: Clock) -> GroupStoryService:
+def group_service(group_store: Store, model: FakeModel, clock: Clock) -> GroupStoryService:
     return GroupStoryService(
         group_store,
         model,

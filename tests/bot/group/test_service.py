@@ -11,9 +11,9 @@ from ebooklib import epub
 
 from bot.group.moderation import Blocked
 from bot.group.service import GroupStoryService, OutputWithheld
-from bot.group.store import GroupStore
 from bot.group.turns import TurnRefused
 from bot.group.voting import CloseReason, VoteError
+from bot.store import Store
 from bot.story import Author, Defaults, StoryError, StoryKey
 from tests.bot.fake_model import FakeModel
 from tests.bot.group.conftest import Clock
@@ -47,7 +47,7 @@ async def test_context_has_memory_triggered_lore_and_the_note_before_the_last_tu
     assert "boat" not in context.lower()
 
 
-async def test_memory_is_kept_when_turns_drop_out(group_store: GroupStore) -> None:
+async def test_memory_is_kept_when_turns_drop_out(group_store: Store) -> None:
     model = FakeModel(context_window=50 + 96 + 40)  # 40 tokens (words) for the context
     service = GroupStoryService(group_store, model, defaults=Defaults(max_new_tokens=50))
     await service.write(KEY, ANN, "Opening words of the tale.")
@@ -96,7 +96,7 @@ async def test_three_members_in_rounds_mode(
 
 
 async def test_rounds_seed_participants_from_recent_writers(
-    group_service: GroupStoryService, group_store: GroupStore
+    group_service: GroupStoryService, group_store: Store
 ) -> None:
     story = await group_store.start_story(KEY.guild_id, KEY.channel_id)
     for author in (ANN, BEN):  # turns from before participants were recorded
