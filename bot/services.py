@@ -7,11 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.cooldown import Cooldowns
-from bot.group.service import GroupStoryService
 from bot.model_client import HttpModelClient, ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
-from bot.story import Defaults, Limits
+from bot.story import Defaults, Limits, StoryService
 
 
 @dataclass
@@ -19,7 +18,7 @@ class Services:
     settings: BotSettings
     store: Store
     model: ModelClient
-    stories: GroupStoryService
+    stories: StoryService
     cooldowns: Cooldowns
 
 
@@ -41,7 +40,7 @@ def limits_from(settings: BotSettings) -> Limits:
 
 
 def build_services(settings: BotSettings, store: Store, model: ModelClient) -> Services:
-    stories = GroupStoryService(
+    stories = StoryService(
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )
     return Services(settings, store, model, stories, Cooldowns())

@@ -54,7 +54,7 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=True)
 
         async def work() -> None:
-            infos = await self.services.stories.checkpoints()
+            infos = await self.services.stories.admin.checkpoints()
             effective = await self.services.stories.settings_for(story_key(interaction))
             lines = ["**Checkpoints**"]
             for info in infos:
@@ -97,7 +97,7 @@ class AdminCog(commands.Cog):
         pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
 
         async def work() -> None:
-            await self.services.stories.pin_checkpoint(
+            await self.services.stories.admin.pin_checkpoint(
                 story_key(interaction), checked_scope, pinned
             )
             where = "this channel" if checked_scope == "channel" else "this server"
@@ -114,7 +114,7 @@ class AdminCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         try:
             # Discord drops an autocomplete answer after 3 s: don't wait for a slow server.
-            infos = await asyncio.wait_for(self.services.stories.checkpoints(), 2.0)
+            infos = await asyncio.wait_for(self.services.stories.admin.checkpoints(), 2.0)
         except (ModelClientError, TimeoutError):
             infos = []
         names = [DEFAULT_CHECKPOINT, *(i.name for i in infos if i.valid)]
@@ -149,7 +149,7 @@ class AdminCog(commands.Cog):
 
         async def work() -> None:
             if any(v is not None for v in (length, temperature, cooldown)):
-                await stories.update_settings(
+                await stories.admin.update_settings(
                     key,
                     checked_scope,
                     max_new_tokens=length,

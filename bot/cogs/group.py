@@ -1,5 +1,5 @@
 """Group storytelling on Discord: story threads, turn-taking, candidate votes, lore, memory and
-the author's note, moderation and export. Thin handlers over `GroupStoryService`.
+the author's note, moderation and export. Thin handlers over `StoryService`.
 
 * `StoryGroupCommands` adds subcommands to the bot's `/story` group (`extend_story_group`):
   new, turn, mode, join, leave, memory, note, listen, voting, and richer show and export.
@@ -36,8 +36,6 @@ from bot.cogs.common import (
 from bot.cogs.components import passage_view, view_for_passage
 from bot.cogs.story import GENRE_CHOICES
 from bot.group.export import ExportFormat
-from bot.group.render import render_group_recap
-from bot.group.service import GroupStoryService, VoteUpdate
 from bot.group.turns import TurnMode
 from bot.group.verbatim import notice_for
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
@@ -47,9 +45,12 @@ from bot.story import (
     Author,
     StoryError,
     StoryKey,
-    coerce_genre,
+    StoryService,
     user_message,
 )
+from bot.story.books import render_recap
+from bot.story.values import coerce_genre
+from bot.story.votes import VoteUpdate
 from bot.text import split_message
 from core.errors import CampfireError
 
@@ -96,7 +97,7 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         services = services_of(interaction)
         try:
-            update = await services.stories.cast_vote(
+            update = await services.stories.votes.cast_vote(
                 story_key(interaction), self.vote_id, author_of(interaction), self.choice
             )
         except CampfireError as error:
@@ -143,7 +144,7 @@ class StoryGroupCommands(app_commands.Group):
         self.services = services
 
     @property
-    def stories(self) -> GroupStoryService:
+    def stories(self) -> StoryService:
         return self.services.stories
 
     @app_commands.command(name="new")
@@ -181,7 +182,7 @@ class StoryGroupCommands(app_commands.Group):
                     "in this channel."
                 ) from None
             key = StoryKey(interaction.guild_id or 0, thread.id)
-            await self.stories.new_story(key, author, checked, parent_channel_id=channel.id)
+            await self.stories.group.new_story(key, author, checked, parent_channel_id=channel.id)
             how = (
                 "Write a message to take a turn"
                 if self.services.settings.read_messages
@@ -204,7 +205,7 @@ class StoryGroupCommands(app_commands.Group):
     async def turn(self, interaction: discord.Interaction[Any]) -> None:
         """Say whose turn it is in this story."""
         try:
-            status = await self.stories.turn_status(story_key(interaction))
+            status = await self.stories.group.turn_status(story_key(interaction))
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -227,13 +228,13 @@ class StoryGroupCommands(app_commands.Group):
     ) -> None:
         """Choose how turns are taken: free, or rounds (everyone writes, then the bot)."""
         try:
-            extras = await self.stories.set_mode(story_key(interaction), mode, round_size)
+            extras = await self.stories.group.set_mode(story_key(interaction), mode, round_size)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
         extra = ""
         if extras.mode is TurnMode.ROUNDS:
-            status = await self.stories.turn_status(story_key(interaction))
+            status = await self.stories.group.turn_status(story_key(interaction))
             extra = " Join with /story join (writing a turn joins you too). " + status
         await interaction.response.send_message(
             f"{interaction.user.display_name} set the story to {extras.rules.describe()}.{extra}",
@@ -244,7 +245,7 @@ class StoryGroupCommands(app_commands.Group):
     async def join(self, interaction: discord.Interaction[Any]) -> None:
         """Take part in this story's rounds."""
         try:
-            added = await self.stories.join(story_key(interaction), author_of(interaction))
+            added = await self.stories.group.join(story_key(interaction), author_of(interaction))
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -259,7 +260,7 @@ class StoryGroupCommands(app_commands.Group):
     async def leave(self, interaction: discord.Interaction[Any]) -> None:
         """Stop taking part in this story's rounds (nobody waits for you)."""
         try:
-            removed = await self.stories.leave(story_key(interaction), author_of(interaction))
+            removed = await self.stories.group.leave(story_key(interaction), author_of(interaction))
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -305,7 +306,7 @@ class StoryGroupCommands(app_commands.Group):
         label = "Memory" if which == "memory" else "Author's note"
         try:
             if text is None and not clear:
-                found = await self.stories.extras(key)
+                found = await self.stories.group.extras(key)
                 if found is None:
                     raise StoryError("There's no story in this channel yet.")
                 current = found[1].memory if which == "memory" else found[1].authors_note
@@ -315,9 +316,9 @@ class StoryGroupCommands(app_commands.Group):
                 return
             value = "" if clear else text or ""
             if which == "memory":
-                await self.stories.set_memory(key, value)
+                await self.stories.group.set_memory(key, value)
             else:
-                await self.stories.set_note(key, value)
+                await self.stories.group.set_note(key, value)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -331,7 +332,7 @@ class StoryGroupCommands(app_commands.Group):
     async def listen(self, interaction: discord.Interaction[Any], on: bool) -> None:
         """Switch whether plain messages in this story thread become turns."""
         try:
-            await self.stories.set_listen(story_key(interaction), on)
+            await self.stories.group.set_listen(story_key(interaction), on)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -355,7 +356,7 @@ class StoryGroupCommands(app_commands.Group):
     ) -> None:
         """Let /continue offer several candidates to vote on, and set how long votes last."""
         try:
-            extras = await self.stories.set_vote_defaults(
+            extras = await self.stories.group.set_vote_defaults(
                 story_key(interaction), candidates, seconds
             )
         except CampfireError as error:
@@ -376,8 +377,8 @@ class StoryGroupCommands(app_commands.Group):
         await interaction.response.defer(thinking=True)
 
         async def work() -> None:
-            recap = await self.stories.show_group(story_key(interaction))
-            chunks = split_message(render_group_recap(recap))
+            recap = await self.stories.books.show(story_key(interaction))
+            chunks = split_message(render_recap(recap))
             if len(chunks) > MAX_MESSAGES:
                 chunks = [
                     *chunks[: MAX_MESSAGES - 1],
@@ -410,9 +411,9 @@ class StoryGroupCommands(app_commands.Group):
 
         async def work() -> None:
             if anthology:
-                name, data = await self.stories.export_anthology(key, format)
+                name, data = await self.stories.books.export_anthology(key, format)
             else:
-                name, data = await self.stories.export_story(key, format, kept_only=kept_only)
+                name, data = await self.stories.books.export_story(key, format, kept_only=kept_only)
             label = "EPUB" if format == ExportFormat.EPUB.value else "Markdown"
             what = "the anthology" if anthology else "the story"
             await interaction.edit_original_response(
@@ -454,12 +455,12 @@ class GroupCog(commands.Cog):
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
-    def stories(self) -> GroupStoryService:
+    def stories(self) -> StoryService:
         return self.services.stories
 
     async def cog_load(self) -> None:
         self.stories.round_listeners.append(self._bot_turn)
-        for vote in await self.stories.group_store.open_votes():
+        for vote in await self.stories.votes.open_votes():
             self._close_later(vote)
 
     async def cog_unload(self) -> None:
@@ -502,9 +503,9 @@ class GroupCog(commands.Cog):
             log.warning("round complete in channel %s, which I can't reach", key.channel_id)
             return
         try:
-            found = await self.stories.extras(key)
+            found = await self.stories.group.extras(key)
             if found is not None and found[1].candidates > 1:
-                vote, notice = await self.stories.open_vote(key, author)
+                vote, notice = await self.stories.votes.open_vote(key, author)
                 await self._post_vote(channel, vote, notice)
                 return
             passage = await self.stories.continue_story(key, author)
@@ -534,7 +535,7 @@ class GroupCog(commands.Cog):
         message = await channel.send(
             vote_text(vote), view=vote_view(vote), allowed_mentions=NO_MENTIONS
         )
-        await self.stories.group_store.set_vote_message(vote.id, message.id)
+        await self.stories.votes.set_message(vote.id, message.id)
         self._close_later(vote)
 
     def _close_later(self, vote: StoredVote) -> None:
@@ -546,16 +547,13 @@ class GroupCog(commands.Cog):
         self._spawn(close())
 
     async def _close_vote(self, vote_id: int) -> None:
-        current = await self.stories.group_store.vote(vote_id)
-        if current is None or current.closed:
+        found = await self.stories.votes.find(vote_id)
+        if found is None or found[1].closed:
             return
-        story = await self.stories.store.story(current.story_id)
-        if story is None:
-            return
-        key = StoryKey(story.guild_id, story.channel_id)
+        key, current = found
         try:
-            update = await self.stories.close_vote(key, vote_id)
-            channel = await self._channel(story.channel_id)
+            update = await self.stories.votes.close_vote(key, vote_id)
+            channel = await self._channel(key.channel_id)
         except (CampfireError, discord.HTTPException) as error:
             log.warning("could not close vote %s: %s", vote_id, error)
             return
@@ -601,7 +599,7 @@ class GroupCog(commands.Cog):
         key, author = story_key(interaction), author_of(interaction)
         try:
             checked = coerce_genre(genre)
-            found = await self.stories.extras(key)
+            found = await self.stories.group.extras(key)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -617,7 +615,7 @@ class GroupCog(commands.Cog):
             return
 
         async def work() -> None:
-            vote, notice = await self.stories.open_vote(key, author, wanted, checked)
+            vote, notice = await self.stories.votes.open_vote(key, author, wanted, checked)
             await interaction.edit_original_response(
                 content=f"{interaction.user.display_name} asked for {len(vote.candidates)} "
                 "candidates: vote below.",
@@ -641,7 +639,7 @@ class GroupCog(commands.Cog):
     ) -> None:
         """Add (or replace) a lore entry of this story."""
         try:
-            entry, added = await self.stories.add_lore(
+            entry, added = await self.stories.group.add_lore(
                 story_key(interaction), author_of(interaction), name, keywords, text
             )
         except CampfireError as error:
@@ -658,7 +656,7 @@ class GroupCog(commands.Cog):
     async def lore_remove(self, interaction: discord.Interaction[Any], name: str) -> None:
         """Remove a lore entry of this story."""
         try:
-            await self.stories.remove_lore(story_key(interaction), name)
+            await self.stories.group.remove_lore(story_key(interaction), name)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -671,7 +669,7 @@ class GroupCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            entries = await self.stories.lore(story_key(interaction))
+            entries = await self.stories.group.lore(story_key(interaction))
         except CampfireError:
             return []
         typed = current.casefold()
@@ -685,7 +683,7 @@ class GroupCog(commands.Cog):
     async def lore_list(self, interaction: discord.Interaction[Any]) -> None:
         """List this story's lore entries."""
         try:
-            entries = await self.stories.lore(story_key(interaction))
+            entries = await self.stories.group.lore(story_key(interaction))
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -709,7 +707,7 @@ class GroupCog(commands.Cog):
         if not await ensure_admin(interaction):
             return
         try:
-            terms = await self.stories.add_blocked(
+            terms = await self.stories.admin.add_blocked(
                 interaction.guild_id or 0, word, interaction.user.id
             )
         except CampfireError as error:
@@ -728,7 +726,7 @@ class GroupCog(commands.Cog):
         if not await ensure_admin(interaction):
             return
         try:
-            terms = await self.stories.remove_blocked(interaction.guild_id or 0, word)
+            terms = await self.stories.admin.remove_blocked(interaction.guild_id or 0, word)
         except CampfireError as error:
             await reply_error(interaction, user_message(error))
             return
@@ -743,7 +741,7 @@ class GroupCog(commands.Cog):
         """Show this server's blocklist and whether the profanity filter is on."""
         if not await ensure_admin(interaction):
             return
-        policy = await self.stories.group_store.moderation_policy(interaction.guild_id or 0)
+        policy = await self.stories.admin.moderation_policy(interaction.guild_id or 0)
         words = ", ".join(repr(t) for t in policy.blocked) or "nothing"
         state = "on" if policy.profanity_filter else "off"
         text = split_message(f"Blocked: {words}\nProfanity filter: {state}")[0]
@@ -755,7 +753,7 @@ class GroupCog(commands.Cog):
         """Switch the stock English profanity filter for this server."""
         if not await ensure_admin(interaction):
             return
-        await self.stories.set_profanity_filter(interaction.guild_id or 0, on)
+        await self.stories.admin.set_profanity_filter(interaction.guild_id or 0, on)
         await interaction.response.send_message(
             f"Profanity filter {'on' if on else 'off'} for this server.",
             ephemeral=True,
@@ -778,7 +776,7 @@ class GroupCog(commands.Cog):
         if not text or text.startswith(COMMAND_PREFIXES):
             return
         key = _story_key_of(message)
-        if not await self.stories.is_listening_thread(key):
+        if not await self.stories.group.is_listening_thread(key):
             return
         author = Author(message.author.id, message.author.display_name)
         try:

@@ -21,7 +21,9 @@ from bot.cogs.common import (
 )
 from bot.cogs.components import passage_view, prompts_view, reset_view, write_passage
 from bot.services import Services
-from bot.story import StoryError, coerce_emotion, coerce_genre, render_recap
+from bot.story import StoryError
+from bot.story.books import render_recap
+from bot.story.values import coerce_emotion, coerce_genre
 from bot.text import split_message
 from core.controls import Emotion, Genre
 
@@ -155,7 +157,7 @@ class StoryCog(commands.Cog):
         await interaction.response.defer(thinking=True)
 
         async def work() -> None:
-            recap = await self.services.stories.show(story_key(interaction))
+            recap = await self.services.stories.books.show(story_key(interaction))
             chunks = split_message(render_recap(recap))
             if len(chunks) > MAX_MESSAGES:
                 chunks = [
@@ -188,7 +190,7 @@ class StoryCog(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=True)
 
         async def work() -> None:
-            recap = await self.services.stories.show(story_key(interaction))
+            recap = await self.services.stories.books.show(story_key(interaction))
             title = recap.story.title or "Untitled story"
             await interaction.edit_original_response(
                 content=f"Reset “{title}” ({len(recap.turns)} passages)? It stays in the "
@@ -208,10 +210,10 @@ class StoryCog(commands.Cog):
         await interaction.response.defer(thinking=True)
 
         async def work() -> None:
-            name, text = await self.services.stories.export_markdown(
-                story_key(interaction), kept_only=kept_only
+            name, data = await self.services.stories.books.export_story(
+                story_key(interaction), "markdown", kept_only=kept_only
             )
-            file = discord.File(io.BytesIO(text.encode("utf-8")), filename=name)
+            file = discord.File(io.BytesIO(data), filename=name)
             await interaction.edit_original_response(
                 content=f"Here is the story as Markdown: {name}",
                 attachments=[file],

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.group.service import GroupStoryService
 from bot.store import Store
-from bot.story import Defaults, Limits
+from bot.story import Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
 
 
@@ -43,8 +42,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def group_service(group_store: Store, model: FakeModel, clock: Clock) -> GroupStoryService:
-    return GroupStoryService(
+def group_service(group_store: Store, model: FakeModel, clock: Clock) -> StoryService:
+    return StoryService(
         group_store,
         model,
         defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),
