@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.play.parsing import ParsedCommand, UsageError, is_yes, number, scope_of, whole_number
+from bot.story.admin import checkpoint_marks
 from bot.story.books import render_recap
 from core.controls import Emotion, Genre
 
@@ -175,17 +176,7 @@ async def lore_usage(session: PlaySession, command: ParsedCommand) -> None:
 async def checkpoint_list(session: PlaySession, command: ParsedCommand) -> None:
     effective = await session.stories.settings_for(session.key)
     for info in await session.stories.admin.checkpoints():
-        marks = [
-            mark
-            for mark, on in (
-                ("default", info.default),
-                ("loaded", info.loaded),
-                ("pinned here", info.name == effective.checkpoint),
-            )
-            if on
-        ]
-        if not info.valid:
-            marks.append(f"unusable: {info.problem}")
+        marks = checkpoint_marks(info, effective.checkpoint)
         session.out(f"{info.name}" + (f" ({', '.join(marks)})" if marks else ""))
 
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from bot.group.verbatim import notice_for
 from bot.play.commands import COMMANDS
 from bot.play.parsing import ParsedCommand, UsageError, parse_command
 from bot.services import Services
@@ -95,13 +96,13 @@ class PlaySession:
             self.write("\n")
         if not printed:
             self.out(passage.turn.text)
-        note = (
-            " (it repeats the checkpoint's training data)" if passage.copied_from_training else ""
-        )
         self.out(
             f"-- passage {passage.turn.position} by Campfire, checkpoint "
-            f"{passage.turn.checkpoint}{note}. /regenerate /continue /keep /undo"
+            f"{passage.turn.checkpoint}. /regenerate /continue /keep /undo"
         )
+        notice = notice_for(passage.copied_from_training)
+        if notice:
+            self.out(notice)
 
     async def last_turn(self) -> Turn:
         """The passage the buttons act on: the story's latest."""

@@ -80,3 +80,19 @@ class Admin:
 
     async def moderation_policy(self, guild_id: int) -> ModerationPolicy:
         return await self.store.moderation_policy(guild_id)
+
+
+def checkpoint_marks(info: CheckpointInfo, pinned: str | None) -> list[str]:
+    """What to say about a checkpoint in a list: default, loaded, pinned here, unusable."""
+    marks = [
+        mark
+        for mark, on in (
+            ("default", info.default),
+            ("loaded", info.loaded),
+            ("pinned here", info.name == pinned),
+        )
+        if on
+    ]
+    if not info.valid:
+        marks.append(f"unusable: {info.problem}")
+    return marks

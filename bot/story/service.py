@@ -368,7 +368,14 @@ class StoryService:
             return story
 
     async def record_messages(self, turn_id: int, message_ids: Sequence[int]) -> None:
+        """The messages showing a turn, in order (none: it is no longer shown anywhere)."""
         await self.store.add_turn_messages(turn_id, message_ids)
+
+    async def message_ids(self, turn_id: int) -> list[int]:
+        return await self.store.turn_message_ids(turn_id)
+
+    async def turn(self, turn_id: int) -> Turn | None:
+        return await self.store.turn(turn_id)
 
     # --- rounds: the bot writes when a round completes ----------------------------------------
 

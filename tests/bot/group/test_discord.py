@@ -20,6 +20,7 @@ from bot.settings import BotSettings
 from bot.store import Store
 from core.protocol import GenerateRequest, GenerateResponse
 from tests.bot.fake_model import FakeModel
+from tests.bot.refusals import answer_refusals_directly
 
 
 @dataclass
@@ -70,6 +71,7 @@ async def campfire(tmp_path: Path, model: FakeModel | None = None) -> AsyncItera
     bot = CampfireBot(services)
     try:
         async with simcord.run(bot, approved_intents=discord.Intents.all()) as env:
+            answer_refusals_directly(env, bot)
             guild = env.create_guild()
             channel = guild.create_text_channel("stories")
             admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
