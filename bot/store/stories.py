@@ -170,24 +170,7 @@ class StoryTables(Database):
         old turn becomes 'replaced' (kept in history, no longer shown) in the same transaction."""
 
         async def work(db: aiosqlite.Connection) -> int:
-            if replaces is not None:
-                async with db.execute(
-                    "SELECT position FROM turns WHERE id = ? AND story_id = ?",
-                    (replaces, story_id),
-                ) as cursor:
-                    row = await cursor.fetchone()
-                if row is None:
-                    raise LookupError(f"turn {replaces} is not part of story {story_id}")
-                position = int(row[0])
-                await db.execute("UPDATE turns SET status = 'replaced' WHERE id = ?", (replaces,))
-            else:
-                async with db.execute(
-                    "SELECT COALESCE(MAX(position), 0) + 1 FROM turns WHERE story_id = ?",
-                    (story_id,),
-                ) as cursor:
-                    row = await cursor.fetchone()
-                assert row is not None
-                position = int(row[0])
+            position = await _next_position(db, story_id, replaces)
             cursor = await db.execute(
                 "INSERT INTO turns (story_id, position, kind, task, author_id, author_name, "
                 "genre, emotion, prompt, text, checkpoint, replaces_id, created_at) "
@@ -340,3 +323,23 @@ class StoryTables(Database):
             tuple(story_ids),
         )
         return [_turn(row) for row in rows]
+
+
+async def _next_position(db: aiosqlite.Connection, story_id: int, replaces: int | None) -> int:
+    """Where a new turn goes: after the last one, or (a regeneration) in the place of the turn
+    it replaces, which becomes 'replaced' (kept in history, no longer shown)."""
+    if replaces is None:
+        async with db.execute(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM turns WHERE story_id = ?", (story_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+    async with db.execute(
+        "SELECT position FROM turns WHERE id = ? AND story_id = ?", (replaces, story_id)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise LookupError(f"turn {replaces} is not part of story {story_id}")
+    await db.execute("UPDATE turns SET status = 'replaced' WHERE id = ?", (replaces,))
+    return int(row[0])

@@ -222,10 +222,35 @@ def assemble_context(
     """The model's context for a story, within `budget` tokens (policy: module docstring)."""
     if budget < 0:
         raise ValueError("budget must not be negative")
-    settings = settings or ContextSettings()
     turns = [turn for turn in inputs.turns if turn.strip()]
+    plan = _first_plan(inputs, turns, budget, count_tokens, settings or ContextSettings())
+    text = plan.render()
+    tokens = count_tokens(text)
+    while tokens > budget and plan.shrink(budget, count_tokens):
+        text = plan.render()
+        tokens = count_tokens(text)
+    turns_kept = len(plan.middle) + (1 if turns else 0)
+    return AssembledContext(
+        text=text,
+        tokens=tokens,
+        turns_kept=turns_kept,
+        turns_dropped=len(turns) - turns_kept,
+        lore=LoreSelection(plan.lore, plan.left_out_lore),
+        note_included=bool(plan.note),
+        cut=tuple(plan.cut),
+    )
+
+
+def _first_plan(
+    inputs: ContextInputs,
+    turns: list[str],
+    budget: int,
+    count_tokens: TokenCounter,
+    settings: ContextSettings,
+) -> _Plan:
+    """What fits by the parts' own costs: memory, opening and newest turn, then the note, then
+    lore (within its share), then middle turns from the newest back."""
     newest = turns[-1] if turns else None
-    middle = turns[:-1]
 
     def cost(text: str) -> int:
         return count_tokens(text + SEPARATOR) if text else 0
@@ -234,8 +259,7 @@ def assemble_context(
     left = budget - cost(inputs.memory) - cost(inputs.opening) - cost(newest or "")
     note_cost = cost(NOTE_FORMAT.format(note=note)) if note else 0
     if note_cost > left:
-        note = ""
-        note_cost = 0
+        note, note_cost = "", 0
     left -= note_cost
 
     passages = [inputs.opening, *turns]
@@ -245,14 +269,12 @@ def assemble_context(
     left -= sum(count_tokens(entry.render() + "\n") for entry in selection.included)
 
     kept: list[str] = []
-    for turn in reversed(middle):
-        turn_cost = cost(turn)
-        if turn_cost > left:
+    for turn in reversed(turns[:-1]):
+        if cost(turn) > left:
             break
         kept.insert(0, turn)
-        left -= turn_cost
-
-    plan = _Plan(
+        left -= cost(turn)
+    return _Plan(
         memory=inputs.memory.strip(),
         opening=inputs.opening.strip(),
         middle=kept,
@@ -260,22 +282,6 @@ def assemble_context(
         lore=list(selection.included),
         left_out_lore=list(selection.left_out),
         note=note,
-    )
-    text = plan.render()
-    tokens = count_tokens(text)
-    while tokens > budget and plan.shrink(budget, count_tokens):
-        text = plan.render()
-        tokens = count_tokens(text)
-
-    turns_kept = len(plan.middle) + (1 if newest is not None else 0)
-    return AssembledContext(
-        text=text,
-        tokens=tokens,
-        turns_kept=turns_kept,
-        turns_dropped=len(turns) - turns_kept,
-        lore=LoreSelection(plan.lore, plan.left_out_lore),
-        note_included=bool(plan.note),
-        cut=tuple(plan.cut),
     )
 
 
