@@ -62,6 +62,7 @@ class Database:
     ) -> None:
         self._db = connection
         self._write_lock = asyncio.Lock()
+        self._atomic_task: asyncio.Task[Any] | None = None  # inside atomically(), its task
         self._lock_retries = lock_retries
         self._retry_delay = retry_delay
 
@@ -118,7 +119,10 @@ class Database:
     async def transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run `work` in one write transaction (BEGIN IMMEDIATE), retried when locked.
 
-        `await store.transaction(lambda db: db.execute("INSERT ...", params))`."""
+        `await store.transaction(lambda db: db.execute("INSERT ...", params))`. Inside
+        `atomically`, it is part of that one transaction."""
+        if self._atomic_task is not None and self._atomic_task is asyncio.current_task():
+            return await work(self._db)
 
         async def attempt() -> T:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -133,6 +137,19 @@ class Database:
 
         async with self._write_lock:
             return await self._retry(attempt)
+
+    async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run several of the store's writes as one transaction: all of them, or (when `work`
+        raises) none. A command's changes go through here."""
+
+        async def whole(_db: aiosqlite.Connection) -> T:
+            self._atomic_task = asyncio.current_task()
+            try:
+                return await work()
+            finally:
+                self._atomic_task = None
+
+        return await self.transaction(whole)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
         """One row of a read query (retried while the file is locked)."""

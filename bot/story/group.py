@@ -29,13 +29,17 @@ class StoryGroup:
         if not checked:
             raise StoryError("Give the story a title, e.g. /story new title:The Lighthouse")
         await self.parts.check_input(key, ("The title", checked))
-        async with self.parts.lock(key):
+
+        async def record() -> Story:
             story = await self.store.start_story(
                 key.guild_id, key.channel_id, title=checked, created_by=author.id
             )
             await self.store.update_extras(story.id, parent_channel_id=parent_channel_id)
             await self.store.add_participant(story.id, author.id, author.name)
             return story
+
+        async with self.parts.lock(key):
+            return await self.store.atomically(record)
 
     async def extras(self, key: StoryKey) -> tuple[Story, StoryExtras] | None:
         story = await self.store.active_story(key.guild_id, key.channel_id)
@@ -60,7 +64,8 @@ class StoryGroup:
         except ValueError:
             raise StoryError("mode must be free or rounds") from None
         rules = TurnRules(checked_mode, round_size if checked_mode is TurnMode.ROUNDS else None)
-        async with self.parts.lock(key):
+
+        async def record() -> StoryExtras:
             story = await self.parts.active(key)
             if rules.mode is TurnMode.ROUNDS and not await self.store.participants(story.id):
                 recent = (await self.store.turns(story.id))[-SEED_PARTICIPANTS_FROM_TURNS:]
@@ -70,6 +75,9 @@ class StoryGroup:
             return await self.store.update_extras(
                 story.id, mode=rules.mode, round_size=rules.round_size
             )
+
+        async with self.parts.lock(key):
+            return await self.store.atomically(record)
 
     async def join(self, key: StoryKey, author: Author) -> bool:
         story = await self.parts.active(key)

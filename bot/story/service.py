@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from bot.group.moderation import Moderator
@@ -177,16 +178,18 @@ class StoryService:
             settings = await self.parts.settings_for(key)
             request = make_request(settings, Task.POEM, emotion=checked, context=title or "")
             response, text = await self.parts.writer.write(request, moderator, on_text)
-            story = await self.store.active_story(key.guild_id, key.channel_id)
-            if story is None:
-                story = await self.store.start_story(
+
+            async def story_for() -> Story:
+                found = await self.store.active_story(key.guild_id, key.channel_id)
+                return found or await self.store.start_story(
                     key.guild_id,
                     key.channel_id,
                     title=title or short_title(text),
                     created_by=author.id,
                 )
+
             turn = _ModelTurn(Task.POEM, None, checked, title, None)
-            return await self._add_model_turn(story, author, turn, response, text)
+            return await self._add_model_turn(story_for, author, turn, response, text)
 
     async def regenerate(
         self, key: StoryKey, author: Author, turn_id: int, on_text: OnText | None = None
@@ -220,7 +223,7 @@ class StoryService:
                 context=again.prompt or "",
             )
             response, text = await self.parts.writer.write(request, moderator, on_text)
-            return await self._add_model_turn(story, author, again, response, text)
+            return await self._add_model_turn(partial(_same, story), author, again, response, text)
 
     async def _start_locked(
         self,
@@ -234,7 +237,8 @@ class StoryService:
         settings = await self.parts.settings_for(key)
         request = make_request(settings, Task.STORY, genre=genre, context=prompt or "")
         response, text = await self.parts.writer.write(request, moderator, on_text)
-        story = await self.store.start_story(
+        story_for = partial(
+            self.store.start_story,
             key.guild_id,
             key.channel_id,
             title=short_title(prompt or text),
@@ -243,7 +247,7 @@ class StoryService:
             created_by=author.id,
         )
         turn = _ModelTurn(Task.STORY, genre, None, prompt, None)
-        return await self._add_model_turn(story, author, turn, response, text)
+        return await self._add_model_turn(story_for, author, turn, response, text)
 
     async def _continue_locked(
         self,
@@ -265,36 +269,47 @@ class StoryService:
         task = Task.CONTINUE if context else Task.STORY
         request = make_request(settings, task, genre=genre, context=context or story.prompt)
         response, text = await self.parts.writer.write(request, moderator, on_text)
-        if genre is not None and genre.value != story.genre:
-            await self.store.set_story_genre(story.id, genre.value)
+
+        async def story_for() -> Story:
+            if genre is not None and genre.value != story.genre:
+                await self.store.set_story_genre(story.id, genre.value)
+            return story
+
         turn = _ModelTurn(task, genre, None, None, replaces)
-        return await self._add_model_turn(story, author, turn, response, text)
+        return await self._add_model_turn(story_for, author, turn, response, text)
 
     async def _add_model_turn(
         self,
-        story: Story,
+        story_for: Callable[[], Awaitable[Story]],
         author: Author,
         what: _ModelTurn,
         response: GenerateResponse,
         text: str,
     ) -> Passage:
-        turn = await self.store.add_turn(
-            story.id,
-            kind="model",
-            task=what.task.value,
-            author_id=author.id,
-            author_name=author.name,
-            text=text,
-            genre=what.genre.value if what.genre else None,
-            emotion=what.emotion.value if what.emotion else None,
-            prompt=what.prompt,
-            checkpoint=response.checkpoint,
-            replaces=what.replaces.id if what.replaces else None,
-        )
-        fresh = await self.store.story(story.id)
+        """Store what the model wrote, in one transaction with what `story_for` changes (the
+        story it goes into: found, opened or updated)."""
+
+        async def record() -> tuple[Story, Turn]:
+            story = await story_for()
+            turn = await self.store.add_turn(
+                story.id,
+                kind="model",
+                task=what.task.value,
+                author_id=author.id,
+                author_name=author.name,
+                text=text,
+                genre=what.genre.value if what.genre else None,
+                emotion=what.emotion.value if what.emotion else None,
+                prompt=what.prompt,
+                checkpoint=response.checkpoint,
+                replaces=what.replaces.id if what.replaces else None,
+            )
+            return await self.store.story(story.id) or story, turn
+
+        story, turn = await self.store.atomically(record)
         candidate = response.candidates[0]
         return Passage(
-            story=fresh or story,
+            story=story,
             turn=turn,
             finish_reason=candidate.finish_reason,
             copied_from_training=candidate.copied_from_training,
@@ -309,7 +324,8 @@ class StoryService:
         """A person's own passage, if the story's moderation and turn mode allow it."""
         text = self.limits.check_write(text)
         await self.parts.check_input(key, ("Your turn", text))
-        async with self.parts.lock(key):
+
+        async def record() -> tuple[Story, Turn]:
             story = await self.store.active_story(key.guild_id, key.channel_id)
             if story is None:
                 story = await self.store.start_story(
@@ -327,6 +343,10 @@ class StoryService:
                 author_name=author.name,
                 text=text,
             )
+            return story, turn
+
+        async with self.parts.lock(key):
+            story, turn = await self.store.atomically(record)
             after = await self.parts.turn_state(story)
         if after.bot_due:
             self._tell_round_listeners(key, author)
@@ -407,3 +427,7 @@ class _ModelTurn:
     emotion: Emotion | None
     prompt: str | None
     replaces: Turn | None
+
+
+async def _same(story: Story) -> Story:
+    return story

@@ -98,8 +98,10 @@ class Votes:
     async def cast_vote(
         self, key: StoryKey, vote_id: int, voter: Author, candidate: int
     ) -> VoteUpdate:
-        """One member's vote (0-based candidate); a majority closes the vote at once."""
-        async with self.parts.lock(key):
+        """One member's vote (0-based candidate); a majority closes the vote at once (the
+        ballot, the winner's passage and the closing are one transaction)."""
+
+        async def record() -> VoteUpdate:
             story, vote = await self._vote_in_channel(key, vote_id)
             now = self.parts.clock()
             if vote.ballot.due(now):
@@ -110,6 +112,9 @@ class Votes:
                 return await self._close_locked(story, vote, vote.ballot.result.reason, outcome)
             return VoteUpdate(vote, outcome)
 
+        async with self.parts.lock(key):
+            return await self.store.atomically(record)
+
     async def close_vote(self, key: StoryKey, vote_id: int) -> VoteUpdate:
         """Close a vote whose time is up (a no-op returning the result if already closed)."""
         async with self.parts.lock(key):
@@ -117,7 +122,9 @@ class Votes:
             if vote.closed:
                 turn = await self.store.turn(vote.turn_id) if vote.turn_id else None
                 return VoteUpdate(vote, result=vote.ballot.result, turn=turn)
-            return await self._close_locked(story, vote, CloseReason.TIME)
+            return await self.store.atomically(
+                lambda: self._close_locked(story, vote, CloseReason.TIME)
+            )
 
     async def _close_locked(
         self,
