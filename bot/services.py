@@ -46,18 +46,23 @@ def build_services(settings: BotSettings, store: Store, model: ModelClient) -> S
     return Services(settings, store, model, stories, Cooldowns())
 
 
+def make_model_client(settings: BotSettings) -> ModelClient:
+    """The model backend the settings name (the one place a client is built)."""
+    return HttpModelClient(
+        settings.server_url,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
+        connect_timeout=settings.connect_timeout,
+        request_timeout=settings.request_timeout,
+    )
+
+
 @asynccontextmanager
 async def open_services(settings: BotSettings) -> AsyncIterator[Services]:
     """Open the store and the model client; close both on the way out."""
     store = await Store.open(settings.db)
     try:
-        model = HttpModelClient(
-            settings.server_url,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-        )
+        model = make_model_client(settings)
         try:
             yield build_services(settings, store, model)
         finally:
