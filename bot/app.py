@@ -12,13 +12,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.admin import AdminCog
-from bot.cogs.common import reply_error, report_unexpected
+from bot.cogs.common import NotAdmin, reply_error, report_failure
 from bot.cogs.components import DYNAMIC_ITEMS
-from bot.cogs.group import GROUP_DYNAMIC_ITEMS, GroupCog, extend_story_group
-from bot.cogs.story import StoryCog
+from bot.cogs.lore import LoreCog
+from bot.cogs.moderation import ModerationCog
+from bot.cogs.stories import StoriesCog
+from bot.cogs.story_group import StoryGroupCog
+from bot.cogs.votes import VOTE_ITEMS, VotesCog
 from bot.services import Services, open_services
 from bot.settings import BotSettings
 from bot.story import user_message
+from core.errors import CampfireError
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +98,45 @@ class CampfireBot(commands.Bot):
         self.tree.error(self.on_app_command_error)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS, *GROUP_DYNAMIC_ITEMS)
-        await self.add_cog(StoryCog(self.services))
-        await self.add_cog(AdminCog(self.services))
-        # Group storytelling: /continue gains candidates (it replaces the plain one), and the
-        # /story group gains its group subcommands.
-        await self.add_cog(GroupCog(self, self.services), override=True)
-        extend_story_group(self.tree, self.services)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *VOTE_ITEMS)
+        votes = VotesCog(self, self.services)
+        for cog in (
+            votes,
+            StoriesCog(self.services, votes),
+            StoryGroupCog(self.services),
+            LoreCog(self.services),
+            ModerationCog(self.services),
+            AdminCog(self.services),
+        ):
+            await self.add_cog(cog)
         if self.sync_commands:
             await self.tree.sync()
 
     async def on_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
-        original = getattr(error, "original", error)
-        log.error("command failed", exc_info=original)
-        await report_unexpected(interaction, user_message(original))
+        """The one place a command's failure becomes the user's message: a refusal says what
+        is wrong (see `refusal`); anything else is a bug, logged, and said to be one."""
+        if isinstance(error, app_commands.CheckFailure) and not isinstance(
+            error, NotAdmin | app_commands.NoPrivateMessage
+        ):
+            return  # refused in words by CampfireTree.interaction_check
+        message = refusal(error)
+        if message is None:
+            original: BaseException = getattr(error, "original", error)
+            log.error("command failed", exc_info=original)
+            message = user_message(original)
+        await report_failure(interaction, message)
+
+
+def refusal(error: app_commands.AppCommandError) -> str | None:
+    """What to tell the user when a command refused (a CampfireError raised anywhere in it,
+    also by an option's transformer, or a failed admin or server-only check); None for a bug."""
+    if isinstance(error, NotAdmin | app_commands.NoPrivateMessage):
+        return str(error)
+    cause = error.__cause__ if isinstance(error, app_commands.TransformerError) else None
+    original = cause or getattr(error, "original", None)
+    return user_message(original) if isinstance(original, CampfireError) else None
 
 
 def point_discord_at(settings: BotSettings) -> None:

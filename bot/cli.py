@@ -51,14 +51,13 @@ def _settings_error(error: ValidationError) -> str:
 
 
 async def _play(settings: BotSettings, name: str | None) -> None:
-    from bot.group.play import GroupPlaySession
-    from bot.play import run_repl, terminal_lines
+    from bot.play import PlaySession, run_repl, terminal_lines
     from bot.services import open_services
     from bot.story import Author
 
     async with open_services(settings) as services:
         author = Author(0, name) if name else None
-        session = GroupPlaySession(services, author=author)
+        session = PlaySession(services, author=author)
         await run_repl(session, terminal_lines())
 
 

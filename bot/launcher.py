@@ -70,6 +70,30 @@ def server_command(args: argparse.Namespace, settings: BotSettings) -> list[str]
     return command + list(args.server_args)
 
 
+def _wait_until_ready(
+    server: subprocess.Popen[bytes], url: str, headers: dict[str, str], wait: float
+) -> bool:
+    """Poll /health until it answers; False (and why, on stderr) when the server exits first
+    or does not answer within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while not healthy(url, headers):
+        if server.poll() is not None:
+            print(
+                f"The model server exited with code {server.returncode} before it was "
+                "ready; its messages are above.",
+                file=sys.stderr,
+            )
+            return False
+        if time.monotonic() > deadline:
+            print(
+                f"The model server did not answer {url}/health within {wait:g} s.",
+                file=sys.stderr,
+            )
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -95,23 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Starting the model server: {shlex.join(command)}")
             # Its own session: Ctrl-C goes to the bot, and this launcher stops the server after.
             server = subprocess.Popen(command, start_new_session=True)
-            deadline = time.monotonic() + args.wait
-            while not healthy(settings.server_url, headers):
-                if server.poll() is not None:
-                    print(
-                        f"The model server exited with code {server.returncode} before it was "
-                        "ready; its messages are above.",
-                        file=sys.stderr,
-                    )
-                    return 1
-                if time.monotonic() > deadline:
-                    print(
-                        f"The model server did not answer {settings.server_url}/health within "
-                        f"{args.wait:g} s.",
-                        file=sys.stderr,
-                    )
-                    return 1
-                time.sleep(0.5)
+            if not _wait_until_ready(server, settings.server_url, headers, args.wait):
+                return 1
             print(f"The model server is ready at {settings.server_url}.")
         bot_command = shlex.split(args.bot)
         if settings.discord_token is None:

@@ -7,20 +7,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.cooldown import Cooldowns
-from bot.group.service import GroupStoryService
-from bot.group.store import GroupStore
 from bot.model_client import HttpModelClient, ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
-from bot.story import Defaults, Limits
+from bot.story import Defaults, Limits, StoryService
 
 
 @dataclass
 class Services:
     settings: BotSettings
-    store: GroupStore
+    store: Store
     model: ModelClient
-    stories: GroupStoryService
+    stories: StoryService
     cooldowns: Cooldowns
 
 
@@ -42,29 +40,29 @@ def limits_from(settings: BotSettings) -> Limits:
 
 
 def build_services(settings: BotSettings, store: Store, model: ModelClient) -> Services:
-    if not isinstance(store, GroupStore):
-        raise TypeError(
-            "the bot's store must be opened with GroupStore.open: it carries the "
-            "group-storytelling tables"
-        )
-    stories = GroupStoryService(
+    stories = StoryService(
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )
     return Services(settings, store, model, stories, Cooldowns())
 
 
+def make_model_client(settings: BotSettings) -> ModelClient:
+    """The model backend the settings name (the one place a client is built)."""
+    return HttpModelClient(
+        settings.server_url,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
+        connect_timeout=settings.connect_timeout,
+        request_timeout=settings.request_timeout,
+    )
+
+
 @asynccontextmanager
 async def open_services(settings: BotSettings) -> AsyncIterator[Services]:
     """Open the store and the model client; close both on the way out."""
-    store = await GroupStore.open(settings.db)
+    store = await Store.open(settings.db)
     try:
-        model = HttpModelClient(
-            settings.server_url,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-        )
+        model = make_model_client(settings)
         try:
             yield build_services(settings, store, model)
         finally:

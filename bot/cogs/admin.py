@@ -1,5 +1,5 @@
 """Admin commands: /checkpoint list|use and /settings. Hidden from members without Manage
-Server (Discord's default permissions) and refused to them at run time as well."""
+Server (Discord's default permissions) and refused to them at run time as well (`admin_only`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import NO_MENTIONS, ensure_admin, guard, reply_error, story_key
+from bot.cogs.common import admin_only, story_key
 from bot.model_client import ModelClientError
 from bot.services import Services
 from bot.store import Scope
+from bot.story import StoryError
+from bot.story.admin import checkpoint_marks
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 SCOPE_CHOICES = [
@@ -23,16 +25,10 @@ SCOPE_CHOICES = [
 DEFAULT_CHECKPOINT = "default"
 
 
-async def _admin_scope(interaction: discord.Interaction[Any], value: str) -> Scope | None:
-    """The scope an admin command changes; None once the member was told why it can't."""
-    if not await ensure_admin(interaction):
-        return None
-    if value == "server":
-        return "server"
-    if value == "channel":
-        return "channel"
-    await reply_error(interaction, "scope must be 'server' or 'channel'.")
-    return None
+def _scope(value: str) -> Scope:
+    if value in ("server", "channel"):
+        return "server" if value == "server" else "channel"
+    raise StoryError("scope must be 'server' or 'channel'.")
 
 
 class AdminCog(commands.Cog):
@@ -47,37 +43,22 @@ class AdminCog(commands.Cog):
         self.services = services
 
     @checkpoint.command(name="list")
+    @admin_only
     async def checkpoint_list(self, interaction: discord.Interaction[Any]) -> None:
         """List the checkpoints the model server knows."""
-        if not await ensure_admin(interaction):
-            return
         await interaction.response.defer(thinking=True, ephemeral=True)
-
-        async def work() -> None:
-            infos = await self.services.stories.checkpoints()
-            effective = await self.services.stories.settings_for(story_key(interaction))
-            lines = ["**Checkpoints**"]
-            for info in infos:
-                marks = [
-                    m
-                    for m, on in (
-                        ("server default", info.default),
-                        ("loaded", info.loaded),
-                        ("pinned here", info.name == effective.checkpoint),
-                    )
-                    if on
-                ]
-                if not info.valid:
-                    marks.append(f"unusable: {info.problem}")
-                extra = f" — {', '.join(marks)}" if marks else ""
-                lines.append(f"• `{info.name}`{extra}")
-            if len(lines) == 1:
-                lines.append("The server lists no checkpoints.")
-            await interaction.edit_original_response(
-                content="\n".join(lines)[:2000], allowed_mentions=NO_MENTIONS
-            )
-
-        await guard(interaction, work)
+        infos = await self.services.stories.admin.checkpoints()
+        effective = await self.services.stories.settings_for(story_key(interaction))
+        lines = ["**Checkpoints**"]
+        for info in infos:
+            marks = checkpoint_marks(info, effective.checkpoint)
+            # Here "default" would read as this channel's: it is the model server's.
+            marks = ["server default" if m == "default" else m for m in marks]
+            extra = f" — {', '.join(marks)}" if marks else ""
+            lines.append(f"• `{info.name}`{extra}")
+        if len(lines) == 1:
+            lines.append("The server lists no checkpoints.")
+        await interaction.edit_original_response(content="\n".join(lines)[:2000])
 
     @checkpoint.command(name="use")
     @app_commands.describe(
@@ -85,28 +66,22 @@ class AdminCog(commands.Cog):
         scope="Pin it for this channel or the whole server",
     )
     @app_commands.choices(scope=SCOPE_CHOICES)
+    @admin_only
     async def checkpoint_use(
         self, interaction: discord.Interaction[Any], name: str, scope: str = "channel"
     ) -> None:
         """Pin a checkpoint for this channel or the whole server."""
-        checked_scope = await _admin_scope(interaction, scope)
-        if checked_scope is None:
-            return
+        checked_scope = _scope(scope)
         await interaction.response.defer(thinking=True, ephemeral=True)
         name = name.strip()
         pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
 
-        async def work() -> None:
-            await self.services.stories.pin_checkpoint(
-                story_key(interaction), checked_scope, pinned
-            )
-            where = "this channel" if checked_scope == "channel" else "this server"
-            what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
-            await interaction.edit_original_response(
-                content=f"From now on {where} uses {what}.", allowed_mentions=NO_MENTIONS
-            )
-
-        await guard(interaction, work)
+        await self.services.stories.admin.pin_checkpoint(
+            story_key(interaction), checked_scope, pinned
+        )
+        where = "this channel" if checked_scope == "channel" else "this server"
+        what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
+        await interaction.edit_original_response(content=f"From now on {where} uses {what}.")
 
     @checkpoint_use.autocomplete("name")
     async def checkpoint_name_autocomplete(
@@ -114,7 +89,7 @@ class AdminCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         try:
             # Discord drops an autocomplete answer after 3 s: don't wait for a slow server.
-            infos = await asyncio.wait_for(self.services.stories.checkpoints(), 2.0)
+            infos = await asyncio.wait_for(self.services.stories.admin.checkpoints(), 2.0)
         except (ModelClientError, TimeoutError):
             infos = []
         names = [DEFAULT_CHECKPOINT, *(i.name for i in infos if i.valid)]
@@ -131,6 +106,7 @@ class AdminCog(commands.Cog):
     @app_commands.choices(scope=SCOPE_CHOICES)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
+    @admin_only
     async def settings(
         self,
         interaction: discord.Interaction[Any],
@@ -140,32 +116,26 @@ class AdminCog(commands.Cog):
         cooldown: app_commands.Range[int, 0, 3600] | None = None,
     ) -> None:
         """Show or change the defaults for length, temperature and cooldown."""
-        checked_scope = await _admin_scope(interaction, scope)
-        if checked_scope is None:
-            return
+        checked_scope = _scope(scope)
         await interaction.response.defer(thinking=True, ephemeral=True)
         stories = self.services.stories
         key = story_key(interaction)
 
-        async def work() -> None:
-            if any(v is not None for v in (length, temperature, cooldown)):
-                await stories.update_settings(
-                    key,
-                    checked_scope,
-                    max_new_tokens=length,
-                    temperature=temperature,
-                    cooldown_seconds=None if cooldown is None else float(cooldown),
-                )
-            now = await stories.settings_for(key)
-            await interaction.edit_original_response(
-                content=(
-                    "Settings in this channel:\n"
-                    f"• length: {now.max_new_tokens} tokens\n"
-                    f"• temperature: {now.temperature:g}\n"
-                    f"• cooldown: {now.cooldown_seconds:g} s\n"
-                    f"• checkpoint: {now.checkpoint or 'the server default'}"
-                ),
-                allowed_mentions=NO_MENTIONS,
+        if any(v is not None for v in (length, temperature, cooldown)):
+            await stories.admin.update_settings(
+                key,
+                checked_scope,
+                max_new_tokens=length,
+                temperature=temperature,
+                cooldown_seconds=None if cooldown is None else float(cooldown),
             )
-
-        await guard(interaction, work)
+        now = await stories.settings_for(key)
+        await interaction.edit_original_response(
+            content=(
+                "Settings in this channel:\n"
+                f"• length: {now.max_new_tokens} tokens\n"
+                f"• temperature: {now.temperature:g}\n"
+                f"• cooldown: {now.cooldown_seconds:g} s\n"
+                f"• checkpoint: {now.checkpoint or 'the server default'}"
+            ),
+        )

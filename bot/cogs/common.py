@@ -1,5 +1,8 @@
-"""What every command and button does around the story service: validate, cool down, defer,
-stream into the message, deliver long passages in several messages, report errors privately."""
+"""What every command and button does around the story service: cool down, defer, stream into
+the message, deliver long passages in several messages, report errors privately.
+
+Nothing here passes `allowed_mentions`: the client's default (`AllowedMentions.none()`, set in
+bot/app.py) applies to every message and edit, so nothing the bot writes pings anyone."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 import discord
+from discord import app_commands
 
+from bot.group.verbatim import notice_for
 from bot.services import Services
 from bot.story import Author, OnText, Passage, StoryKey, user_message
 from bot.text import DISCORD_LIMIT, split_message
@@ -19,12 +24,12 @@ from core.errors import CampfireError
 
 log = logging.getLogger(__name__)
 
-# Every message the bot sends or edits: no @everyone, role or user ping, ever.
-NO_MENTIONS = discord.AllowedMentions.none()
 CURSOR = " ▌"
 STREAM_PREVIEW_CHARS = DISCORD_LIMIT - len(CURSOR) - 1
 # Most messages one recap or prompt list may take.
 MAX_MESSAGES = 5
+COOLDOWN_STARTED = "campfire-cooldown-started"
+ADMIN_ONLY = "Only members with the Manage Server permission can do this. Ask a server admin."
 
 
 class HasServices(Protocol):
@@ -48,11 +53,9 @@ async def reply_error(interaction: discord.Interaction[Any], message: str) -> No
     """An ephemeral message only the person who asked sees, whatever state the interaction is in."""
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(message, ephemeral=True)
         else:
-            await interaction.response.send_message(
-                message, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+            await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not deliver an error message to %s", interaction.user.id)
 
@@ -70,6 +73,7 @@ async def start_model_command(
             f"Slow down: you can ask the model again in {math.ceil(left)} s.",
         )
         return False
+    interaction.extras[COOLDOWN_STARTED] = True
     await interaction.response.defer(thinking=thinking)
     return True
 
@@ -101,9 +105,7 @@ class LiveMessage:
             return
         self._last_edit = now
         try:
-            await self._interaction.edit_original_response(
-                content=stream_preview(text), allowed_mentions=NO_MENTIONS
-            )
+            await self._interaction.edit_original_response(content=stream_preview(text))
             self.edits += 1
         except discord.HTTPException as error:
             # A lost preview edit doesn't matter: the final text follows.
@@ -114,9 +116,8 @@ def passage_content(passage: Passage) -> str:
     text = passage.turn.text
     if passage.turn.task == "story" and passage.story.prompt and passage.turn.kind == "model":
         text = f"> {passage.story.prompt}\n\n{text}"
-    if passage.copied_from_training:
-        text += "\n-# This passage repeats a long run of the checkpoint's training data."
-    return text
+    notice = notice_for(passage.copied_from_training)
+    return text + (f"\n-# {notice}" if notice else "")
 
 
 async def send_chunks(
@@ -131,14 +132,12 @@ async def send_chunks(
     first = await interaction.edit_original_response(
         content=chunks[0],
         view=view if last == 0 else None,
-        allowed_mentions=NO_MENTIONS,
     )
     ids.append(first.id)
     for index, chunk in enumerate(chunks[1:], 1):
         message = await interaction.followup.send(
             chunk,
             view=view if index == last and view is not None else discord.utils.MISSING,
-            allowed_mentions=NO_MENTIONS,
             wait=True,
         )
         ids.append(message.id)
@@ -152,17 +151,18 @@ async def fail_deferred(interaction: discord.Interaction[Any], message: str) -> 
     placeholder is settled first, then the private message goes out, then the placeholder goes.
     """
     with suppress(discord.HTTPException):
-        await interaction.edit_original_response(
-            content="Campfire couldn't do that this time.", allowed_mentions=NO_MENTIONS
-        )
+        await interaction.edit_original_response(content="Campfire couldn't do that this time.")
     await reply_error(interaction, message)
     with suppress(discord.HTTPException):
         await interaction.delete_original_response()
 
 
-async def report_unexpected(interaction: discord.Interaction[Any], message: str) -> None:
-    """A bug, not a refusal: say so privately. A public placeholder or half-streamed text goes
-    (as after any failure); a delivered passage (it carries buttons) stays."""
+async def report_failure(interaction: discord.Interaction[Any], message: str) -> None:
+    """Say privately why a command failed. A public placeholder or half-streamed text goes (as
+    after any failure); a delivered passage (it carries buttons) stays. A failed model command
+    gives its cooldown back."""
+    if interaction.extras.pop(COOLDOWN_STARTED, False):
+        services_of(interaction).cooldowns.release(interaction.user.id)
     if interaction.response.is_done():
         try:
             response = await interaction.original_response()
@@ -210,7 +210,6 @@ async def run_generation(
             message = await interaction.followup.send(
                 chunk,
                 view=view if last else discord.utils.MISSING,
-                allowed_mentions=NO_MENTIONS,
                 wait=True,
             )
             ids.append(message.id)
@@ -237,12 +236,15 @@ async def guard(
     return True
 
 
-async def ensure_admin(interaction: discord.Interaction[Any]) -> bool:
-    """The runtime half of the admin check (Discord's default permissions are the other)."""
+class NotAdmin(app_commands.CheckFailure):
+    """The member lacks Manage Server (Discord hides admin commands from them, but a stale
+    client or a changed role can still send one)."""
+
+
+async def _is_admin(interaction: discord.Interaction[Any]) -> bool:
     if interaction.guild is None or not interaction.permissions.manage_guild:
-        await reply_error(
-            interaction,
-            "Only members with the Manage Server permission can do this. Ask a server admin.",
-        )
-        return False
+        raise NotAdmin(ADMIN_ONLY)
     return True
+
+
+admin_only = app_commands.check(_is_admin)

@@ -11,7 +11,6 @@ from typing import Any
 import discord
 
 from bot.cogs.common import (
-    NO_MENTIONS,
     author_of,
     guard,
     run_generation,
@@ -88,14 +87,12 @@ async def regenerate(interaction: discord.Interaction[Any], turn_id: int) -> Non
     key = story_key(interaction)
     message = interaction.message
     old_content = message.content if message else ""
-    old_ids = await services.store.turn_message_ids(turn_id)
-    old_turn = await services.store.turn(turn_id)
+    old_ids = await services.stories.message_ids(turn_id)
+    old_turn = await services.stories.turn(turn_id)
 
     async def restore() -> None:
         view = passage_view(old_turn) if old_turn else None
-        await interaction.edit_original_response(
-            content=old_content, view=view, allowed_mentions=NO_MENTIONS
-        )
+        await interaction.edit_original_response(content=old_content, view=view)
 
     passage = await run_generation(
         interaction,
@@ -147,7 +144,7 @@ async def keep(interaction: discord.Interaction[Any], turn_id: int) -> None:
         turn = await services.stories.keep(story_key(interaction), turn_id)
         await interaction.edit_original_response(view=passage_view(turn))
         note = "Kept for the anthology." if turn.kept else "No longer kept."
-        await interaction.followup.send(note, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(note, ephemeral=True)
 
     await guard(interaction, work, placeholder=False)
 
@@ -158,14 +155,13 @@ async def undo(interaction: discord.Interaction[Any], turn_id: int) -> None:
 
     async def work() -> None:
         turn = await services.stories.undo(story_key(interaction), turn_id)
-        await delete_other_parts(interaction, await services.store.turn_message_ids(turn.id))
+        await delete_other_parts(interaction, await services.stories.message_ids(turn.id))
         await interaction.edit_original_response(
             content=f"*Undone by {interaction.user.display_name}: this passage is no longer part "
             "of the story.*",
             view=None,
-            allowed_mentions=NO_MENTIONS,
         )
-        await services.store.add_turn_messages(turn.id, [])
+        await services.stories.record_messages(turn.id, [])
 
     await guard(interaction, work, placeholder=False)
 
@@ -244,7 +240,6 @@ class ResetButton(
             await interaction.followup.send(
                 f"{interaction.user.display_name} reset the story “{title}”. The next /respond, "
                 "/write or /poem starts a new one.",
-                allowed_mentions=NO_MENTIONS,
             )
 
         await guard(interaction, work, placeholder=False)

@@ -143,6 +143,11 @@ class Moderator:
             found.append(PROFANITY)
         return found
 
+    @property
+    def active(self) -> bool:
+        """Whether this policy blocks anything at all."""
+        return bool(self.policy.blocked or self.policy.profanity_filter)
+
     def allows(self, text: str) -> bool:
         return not self.find(text)
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.group.store import GroupStore
 from bot.services import Services, build_services
 from bot.settings import BotSettings
 from bot.store import Store
@@ -16,8 +15,7 @@ from tests.bot.screen import Screen
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    # The bot's database carries the group-storytelling tables too (bot.services needs them).
-    s = await GroupStore.open(tmp_path / "campfire.db")
+    s = await Store.open(tmp_path / "campfire.db")
     yield s
     await s.close()
 

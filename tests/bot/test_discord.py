@@ -19,6 +19,7 @@ from bot.store import Store
 from bot.story import StoryKey
 from core.controls import Emotion, Genre, Task
 from tests.bot.fake_model import FakeModel
+from tests.bot.refusals import answer_refusals_directly
 
 MANAGE_GUILD_BIT = 1 << 5
 
@@ -97,8 +98,11 @@ def simcord_bot(services: Services) -> CampfireBot:
 
 
 @pytest.fixture
-def world(simcord_env: simcord.Env, services: Services, model: FakeModel) -> World:
+def world(
+    simcord_env: simcord.Env, simcord_bot: CampfireBot, services: Services, model: FakeModel
+) -> World:
     env = simcord_env
+    answer_refusals_directly(env, simcord_bot)
     guild = env.create_guild("Campfire Test")
     channel = guild.create_text_channel("general")
     admins = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))

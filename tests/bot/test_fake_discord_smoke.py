@@ -130,6 +130,7 @@ async def test_each_thread_has_its_own_story(
     assert model.requests[-1].genre is not None and model.requests[-1].genre.value == "horror"
 
 
+@pytest.mark.slow  # the campfire-bot process
 async def test_campfire_bot_process_runs_against_the_fake(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:

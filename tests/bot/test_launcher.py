@@ -11,7 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.serving import free_port
+
+# Each test starts real processes (a server script, the bot, the launcher).
+pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).parent / "scripts" / "fake_server.py"
 

@@ -75,7 +75,7 @@ async def test_a_whole_session(
     assert requests[0].genre is Genre.HORROR and requests[0].context == "A knock at the door"
     assert requests[1].genre is Genre.HORROR  # the story's genre carries on
     assert requests[2].emotion is Emotion.FEAR and requests[2].context == "Night"
-    recap = await services.stories.show(TERMINAL)
+    recap = await services.stories.books.show(TERMINAL)
     texts = [t.text for t in recap.turns]
     assert len(texts) == 4 and texts[1] == "Ada opened it."
     assert texts[0] in screen.text and texts[2] in screen.text  # streamed to the screen
@@ -92,7 +92,7 @@ async def test_prompts_then_write_this(
     await session.handle("/prompt count:2 A dragon")
     assert "1. A dragon" in screen.text and "2. A dragon" in screen.text
     await session.handle("/write-this 2")
-    story = (await services.stories.show(TERMINAL)).story
+    story = (await services.stories.books.show(TERMINAL)).story
     assert story.prompt.startswith("A dragon") and model.requests[-1].context == story.prompt
     await session.handle("/write-this 7")
     assert "Ask for prompts with /prompt first" in screen.text
@@ -122,7 +122,7 @@ async def test_mistakes_get_clear_messages_and_the_session_goes_on(
     await session.handle("/write Something.")
     await session.handle("/continue")
     assert "isn't answering" in screen.text
-    assert [t.text for t in (await services.stories.show(TERMINAL)).turns] == ["Something."]
+    assert [t.text for t in (await services.stories.books.show(TERMINAL)).turns] == ["Something."]
 
 
 async def test_reset_asks_first(session: PlaySession, screen: Screen, services: Services) -> None:
@@ -131,7 +131,7 @@ async def test_reset_asks_first(session: PlaySession, screen: Screen, services: 
     assert "Reset “One.” (1 passages)? It stays in the archive. [y/N]" in screen.text
     await session.handle("n")
     assert "Reset cancelled" in screen.text
-    assert len((await services.stories.show(TERMINAL)).turns) == 1
+    assert len((await services.stories.books.show(TERMINAL)).turns) == 1
     await session.handle("/story reset")
     await session.handle("y")
     assert "Reset “One.”" in screen.text
@@ -171,18 +171,21 @@ def _run_cli(
     )
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_without_a_token_the_bot_says_to_use_play(tmp_path: Path) -> None:
     result = _run_cli([], tmp_path)
     assert result.returncode == 2
     assert "DISCORD_TOKEN is not set" in result.stderr and "campfire-bot play" in result.stderr
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
     result = _run_cli(["play"], tmp_path, CAMPFIRE_COOLDOWN_SECONDS="soon")
     assert result.returncode == 2
     assert "CAMPFIRE_COOLDOWN_SECONDS" in result.stderr
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_play_process_keeps_the_story_in_the_sqlite_file(tmp_path: Path) -> None:
     # No model server is running: writing works, the model commands say what is wrong.
     env = {"CAMPFIRE_DB": str(tmp_path / "c.db"), "CAMPFIRE_SERVER_URL": "http://127.0.0.1:9"}

@@ -62,21 +62,21 @@ async def test_a_story_through_the_real_server(live_service: StoryService, store
     assert again.turn.position == poem.turn.position
     prompts = await live_service.prompts(HERE, ADA, "A dragon", 2)
     assert len(prompts) == 2
-    recap = await live_service.show(HERE)
+    recap = await live_service.books.show(HERE)
     assert len(recap.turns) == 4
 
 
 async def test_checkpoints_and_pinning_through_the_real_server(
     live_service: StoryService,
 ) -> None:
-    names = {c.name for c in await live_service.checkpoints()}
+    names = {c.name for c in await live_service.admin.checkpoints()}
     assert {"tiny", "tiny-chat"} <= names
-    await live_service.pin_checkpoint(HERE, "channel", "tiny-chat")
+    await live_service.admin.pin_checkpoint(HERE, "channel", "tiny-chat")
     passage = await written(lambda: live_service.respond(HERE, ADA, "drama", "A letter"))
     assert passage.turn.checkpoint == "tiny-chat"
 
 
 async def test_the_servers_refusal_reaches_the_user(live_service: StoryService) -> None:
-    await live_service.update_settings(HERE, "server", max_new_tokens=2000)
+    await live_service.admin.update_settings(HERE, "server", max_new_tokens=2000)
     with pytest.raises(ModelError, match="refused the request"):
         await live_service.respond(HERE, ADA, "drama", "Too long an answer")

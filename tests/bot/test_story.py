@@ -8,7 +8,8 @@ import pytest
 
 from bot.model_client import ModelError, ModelUnavailable
 from bot.store import Store
-from bot.story import Author, Defaults, StoryError, StoryKey, StoryService, render_recap
+from bot.story import Author, Defaults, StoryError, StoryKey, StoryService
+from bot.story.books import render_recap
 from core.controls import Emotion, Genre, Task
 from core.protocol import TokenizeResponse
 from tests.bot.fake_model import FakeModel
@@ -19,7 +20,7 @@ BO = Author(6, "bo")
 
 
 async def shown_texts(service: StoryService, key: StoryKey = HERE) -> list[str]:
-    return [t.text for t in (await service.show(key)).turns]
+    return [t.text for t in (await service.books.show(key)).turns]
 
 
 async def test_respond_with_prompt_starts_a_story_answering_it(
@@ -53,7 +54,7 @@ async def test_respond_with_a_new_prompt_replaces_the_channel_story(service: Sto
     first = await service.respond(HERE, ADA, "drama", "First prompt")
     second = await service.respond(HERE, ADA, "drama", "Second prompt")
     assert second.story.id != first.story.id
-    assert (await service.show(HERE)).story.prompt == "Second prompt"
+    assert (await service.books.show(HERE)).story.prompt == "Second prompt"
 
 
 async def test_continue_uses_the_story_so_far_and_its_last_genre(
@@ -76,8 +77,7 @@ async def test_continue_without_a_story_says_how_to_start(service: StoryService)
 
 async def test_context_is_trimmed_to_the_checkpoint_window(store: Store) -> None:
     model = FakeModel(context_window=400)
-    service = StoryService(store, model)
-    service.defaults = type(service.defaults)(max_new_tokens=100)
+    service = StoryService(store, model, defaults=Defaults(max_new_tokens=100))
     await service.write(HERE, ADA, "OPENING " + "o " * 20)
     for i in range(40):
         await service.write(HERE, BO, f"passage{i} " + "x " * 20)
@@ -116,11 +116,11 @@ async def test_model_failure_leaves_the_story_unchanged(
         await service.respond(HERE, ADA, "horror", "A new prompt that must not start a story")
     with pytest.raises(type(failure)):
         await service.poem(HERE, ADA, "joy")
-    last = (await service.show(HERE)).turns[-1]
+    last = (await service.books.show(HERE)).turns[-1]
     with pytest.raises(type(failure)):
         await service.regenerate(HERE, BO, last.id)
     assert await shown_texts(service) == before
-    assert (await service.show(HERE)).story.prompt == "A knock"
+    assert (await service.books.show(HERE)).story.prompt == "A knock"
     model.recover()
     await service.continue_story(HERE, ADA)  # the command can simply be retried
     assert len(await shown_texts(service)) == len(before) + 1
@@ -211,7 +211,7 @@ async def test_prompts_use_the_topic_as_prefix_and_write_this_starts_a_story(
     assert request.task is Task.PROMPT and request.prefix == "A dragon" and request.n == 3
     assert len(prompts) == 3 and all(p.text.startswith("A dragon") for p in prompts)
     with pytest.raises(StoryError, match="no story"):
-        await service.show(HERE)  # prompts alone start nothing
+        await service.books.show(HERE)  # prompts alone start nothing
     passage = await service.write_prompt(HERE, BO, prompts[1].id)
     assert passage.story.prompt == prompts[1].text
     assert model.requests[-1].task is Task.STORY
@@ -233,7 +233,7 @@ async def test_regenerate_replaces_the_passage_and_keeps_history(
     assert [t.status for t in history] == ["shown", "replaced", "shown"]
     with pytest.raises(StoryError, match="already replaced"):
         await service.regenerate(HERE, BO, first.turn.id)
-    human = (await service.show(HERE)).turns[0]
+    human = (await service.books.show(HERE)).turns[0]
     with pytest.raises(StoryError, match="Only the model's passages"):
         await service.regenerate(HERE, BO, human.id)
 
@@ -267,9 +267,10 @@ async def test_keep_toggles_and_export_anthology(service: StoryService) -> None:
     passage = await service.respond(HERE, ADA, "horror", "A knock")
     await service.write(HERE, BO, "Bo's line.")
     with pytest.raises(StoryError, match="No passage is kept"):
-        await service.export_markdown(HERE, kept_only=True)
+        await service.books.export_story(HERE, "markdown", kept_only=True)
     assert (await service.keep(HERE, passage.turn.id)).kept
-    name, text = await service.export_markdown(HERE, kept_only=True)
+    name, data = await service.books.export_story(HERE, "markdown", kept_only=True)
+    text = data.decode()
     assert name == "a-knock-anthology.md"
     assert passage.turn.text in text and "Bo's line." not in text
     assert not (await service.keep(HERE, passage.turn.id)).kept
@@ -278,7 +279,8 @@ async def test_keep_toggles_and_export_anthology(service: StoryService) -> None:
 async def test_export_markdown_has_title_prompt_and_authors(service: StoryService) -> None:
     passage = await service.respond(HERE, ADA, "horror", "A knock at the door")
     await service.write(HERE, BO, "Bo opened it.")
-    name, text = await service.export_markdown(HERE)
+    name, data = await service.books.export_story(HERE, "markdown")
+    text = data.decode()
     assert name == "a-knock-at-the-door.md"
     assert text.startswith("# A knock at the door\n")
     assert "> **Prompt:** A knock at the door" in text
@@ -290,7 +292,7 @@ async def test_export_markdown_has_title_prompt_and_authors(service: StoryServic
 async def test_show_recap(service: StoryService) -> None:
     await service.respond(HERE, ADA, "horror", "A knock")
     await service.write(HERE, BO, "Bo's line.")
-    recap = await service.show(HERE)
+    recap = await service.books.show(HERE)
     assert recap.authors == {"Campfire": 1, "bo": 1}
     text = render_recap(recap)
     assert "**A knock**" in text and "2 passages" in text and "Checkpoint: tiny" in text
@@ -300,7 +302,7 @@ async def test_reset_ends_the_story_and_buttons_on_it_stop_working(service: Stor
     passage = await service.respond(HERE, ADA, "horror", "A knock")
     await service.reset(HERE)
     with pytest.raises(StoryError, match="no story"):
-        await service.show(HERE)
+        await service.books.show(HERE)
     with pytest.raises(StoryError, match="was reset"):
         await service.keep(HERE, passage.turn.id)
     with pytest.raises(StoryError, match="no story to reset"):
@@ -311,8 +313,8 @@ async def test_stories_are_separate_per_channel_and_thread(service: StoryService
     thread = StoryKey(1, 11)
     passage = await service.respond(HERE, ADA, "horror", "Main channel")
     await service.respond(thread, ADA, "drama", "In a thread")
-    assert (await service.show(HERE)).story.prompt == "Main channel"
-    assert (await service.show(thread)).story.prompt == "In a thread"
+    assert (await service.books.show(HERE)).story.prompt == "Main channel"
+    assert (await service.books.show(thread)).story.prompt == "In a thread"
     with pytest.raises(StoryError, match="not part of this channel"):
         await service.keep(thread, passage.turn.id)
 
@@ -346,12 +348,12 @@ async def test_other_channels_are_not_blocked(store: Store) -> None:
 async def test_settings_channel_over_server_over_defaults(
     service: StoryService, model: FakeModel
 ) -> None:
-    await service.update_settings(HERE, "server", max_new_tokens=80, temperature=1.2)
-    await service.update_settings(HERE, "channel", max_new_tokens=30)
+    await service.admin.update_settings(HERE, "server", max_new_tokens=80, temperature=1.2)
+    await service.admin.update_settings(HERE, "channel", max_new_tokens=30)
     effective = await service.settings_for(HERE)
     assert (effective.max_new_tokens, effective.temperature) == (30, 1.2)
     with pytest.raises(StoryError, match="temperature must be between 0 and 2"):
-        await service.update_settings(HERE, "server", temperature=5)
+        await service.admin.update_settings(HERE, "server", temperature=5)
     await service.respond(HERE, ADA, "drama", "x")
     assert model.requests[-1].max_new_tokens == 30
 
@@ -359,7 +361,7 @@ async def test_settings_channel_over_server_over_defaults(
 async def test_pin_checkpoint_loads_it_and_requests_use_it(
     service: StoryService, model: FakeModel
 ) -> None:
-    await service.pin_checkpoint(HERE, "channel", "tiny-chat")
+    await service.admin.pin_checkpoint(HERE, "channel", "tiny-chat")
     assert "tiny-chat" in model.loaded
     passage = await service.respond(HERE, ADA, "drama", "x")
     assert model.requests[-1].checkpoint == "tiny-chat"
@@ -367,10 +369,10 @@ async def test_pin_checkpoint_loads_it_and_requests_use_it(
     other = await service.respond(StoryKey(1, 12), ADA, "drama", "y")
     assert other.turn.checkpoint == "tiny"
     with pytest.raises(StoryError, match="Unknown checkpoint 'nope'"):
-        await service.pin_checkpoint(HERE, "server", "nope")
+        await service.admin.pin_checkpoint(HERE, "server", "nope")
     with pytest.raises(StoryError, match="can't be used: manifest format 99"):
-        await service.pin_checkpoint(HERE, "server", "broken")
-    await service.pin_checkpoint(HERE, "channel", None)
+        await service.admin.pin_checkpoint(HERE, "server", "broken")
+    await service.admin.pin_checkpoint(HERE, "channel", None)
     assert (await service.settings_for(HERE)).checkpoint is None
 
 

@@ -21,12 +21,15 @@ from tests.fakes.discord_server import Channel, RemoteFakeDiscord
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Soak tests run only under `make soak` (CAMPFIRE_SOAK=1)."""
-    if os.environ.get("CAMPFIRE_SOAK") == "1":
-        return
+    """Every test here runs real processes, so it is slow (`make test-fast` skips it); soak tests
+    run only under `make soak` (CAMPFIRE_SOAK=1)."""
+    here = Path(__file__).parent
     skip = pytest.mark.skip(reason="soak test: run with `make soak`")
     for item in items:
-        if "soak" in item.keywords:
+        if here not in item.path.parents:
+            continue  # this hook sees the whole session's items
+        item.add_marker(pytest.mark.slow)
+        if "soak" in item.keywords and os.environ.get("CAMPFIRE_SOAK") != "1":
             item.add_marker(skip)
 
 

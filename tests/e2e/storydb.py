@@ -1,5 +1,6 @@
 """Read the bot's SQLite file the way an auditor would: what story does a channel hold, and is
-the file consistent? Only reads; the schema is bot/store.py's (stories, turns, turn_messages)."""
+the file consistent? Only reads; the schema is in bot/store/schema.py (stories, turns,
+turn_messages)."""
 
 from __future__ import annotations
 

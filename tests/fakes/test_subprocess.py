@@ -18,6 +18,9 @@ from tests.fakes.story_bot import StoryBot, running
 
 from .conftest import PointDiscord
 
+# Each test runs the fake Discord as its own process.
+pytestmark = pytest.mark.slow
+
 TOKEN = "subprocess-test-token"
 
 

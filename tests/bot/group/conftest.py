@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.group.service import GroupStoryService
-from bot.group.store import GroupStore
-from bot.story import Defaults, Limits
+from bot.store import Store
+from bot.story import Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
 
 
@@ -26,8 +25,8 @@ class Clock:
 
 
 @pytest.fixture
-async def group_store(tmp_path: Path) -> AsyncIterator[GroupStore]:
-    store = await GroupStore.open(tmp_path / "campfire.db")
+async def group_store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = await Store.open(tmp_path / "campfire.db")
     yield store
     await store.close()
 
@@ -43,8 +42,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def group_service(group_store: GroupStore, model: FakeModel, clock: Clock) -> GroupStoryService:
-    return GroupStoryService(
+def group_service(group_store: Store, model: FakeModel, clock: Clock) -> StoryService:
+    return StoryService(
         group_store,
         model,
         defaults=Defaults(max_new_tokens=50, temperature=0.7, cooldown_seconds=0.0),

@@ -1,6 +1,8 @@
 import pytest
 
-from bot.group.context import (
+from bot.group.lore import LoreEntry
+from bot.group.tokens import word_count
+from bot.story.context import (
     MAX_MEMORY_CHARS,
     MAX_NOTE_CHARS,
     ContextError,
@@ -12,8 +14,6 @@ from bot.group.context import (
     keep_end,
     keep_start,
 )
-from bot.group.lore import LoreEntry
-from bot.group.tokens import word_count
 
 MEMORY = "Mira is the lighthouse keeper."
 OPENING = "The storm came at dusk."

@@ -15,11 +15,12 @@ import simcord
 from ebooklib import epub
 
 from bot.app import CampfireBot
-from bot.group.store import GroupStore
 from bot.services import Services, build_services
 from bot.settings import BotSettings
+from bot.store import Store
 from core.protocol import GenerateRequest, GenerateResponse
 from tests.bot.fake_model import FakeModel
+from tests.bot.refusals import answer_refusals_directly
 
 
 @dataclass
@@ -65,11 +66,12 @@ async def campfire(tmp_path: Path, model: FakeModel | None = None) -> AsyncItera
     settings = BotSettings(
         _env_file=None, db=tmp_path / "c.db", cooldown_seconds=0, stream_edit_interval=0
     )
-    store = await GroupStore.open(settings.db)
+    store = await Store.open(settings.db)
     services = build_services(settings, store, model)
     bot = CampfireBot(services)
     try:
         async with simcord.run(bot, approved_intents=discord.Intents.all()) as env:
+            answer_refusals_directly(env, bot)
             guild = env.create_guild()
             channel = guild.create_text_channel("stories")
             admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
@@ -390,7 +392,7 @@ async def test_without_message_content_the_bot_asks_for_no_privileged_intent(
     tmp_path: Path,
 ) -> None:
     settings = BotSettings(_env_file=None, db=tmp_path / "c.db", read_messages=False)
-    store = await GroupStore.open(settings.db)
+    store = await Store.open(settings.db)
     try:
         bot = CampfireBot(build_services(settings, store, FakeModel()))
         assert not bot.intents.message_content

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ebooklib import epub
 
-from bot.group.play import GroupPlaySession
+from bot.play import PlaySession
 from bot.services import Services
 from bot.story import Author
 from tests.bot.fake_model import FakeModel
@@ -16,14 +16,14 @@ from tests.bot.screen import Screen
 
 
 @pytest.fixture
-def session(services: Services, screen: Screen, tmp_path: Path) -> GroupPlaySession:
-    return GroupPlaySession(
+def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
+    return PlaySession(
         services, author=Author(0, "ada"), out=screen.out, write=screen.write, export_dir=tmp_path
     )
 
 
 async def test_memory_note_and_lore_reach_the_model(
-    session: GroupPlaySession, screen: Screen, model: FakeModel
+    session: PlaySession, screen: Screen, model: FakeModel
 ) -> None:
     await session.handle("/write The storm came at dusk.")
     await session.handle("/story memory Mira keeps the lighthouse.")
@@ -54,7 +54,7 @@ async def test_memory_note_and_lore_reach_the_model(
     assert "**Lore:** Lamp (lamp, light)" in screen.text
 
 
-async def test_refusals_are_printed_not_raised(session: GroupPlaySession, screen: Screen) -> None:
+async def test_refusals_are_printed_not_raised(session: PlaySession, screen: Screen) -> None:
     await session.handle("/lore add name:Lamp keywords:lamp text")
     assert "There's no story in this channel yet" in screen.text
     await session.handle("/write Start.")
@@ -67,7 +67,7 @@ async def test_refusals_are_printed_not_raised(session: GroupPlaySession, screen
 
 
 async def test_epub_export_writes_a_book_that_opens(
-    session: GroupPlaySession, screen: Screen, tmp_path: Path
+    session: PlaySession, screen: Screen, tmp_path: Path
 ) -> None:
     await session.handle("/write Ada begins the tale.")
     await session.handle("/continue")

@@ -3,38 +3,15 @@ moderation, kept turns."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.group.lore import LoreEntry
-from bot.group.store import ALL_MIGRATIONS, GROUP_MIGRATIONS, GroupStore, StoryExtras, VoteCandidate
 from bot.group.turns import TurnMode
 from bot.group.voting import CloseReason
-from bot.store import MIGRATIONS, Store
+from bot.store import Store, VoteCandidate
 
 
-def test_group_migrations_continue_the_bots_numbering() -> None:
-    versions = [m.version for m in ALL_MIGRATIONS]
-    assert versions == list(range(1, len(versions) + 1))
-    assert GROUP_MIGRATIONS[0].version == MIGRATIONS[-1].version + 1
-
-
-async def test_a_bot_database_is_upgraded_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    async with await Store.open(path) as store:
-        story = await store.start_story(1, 2, title="from before")
-    group = await GroupStore.open(path)
-    async with group:
-        assert await group.schema_version() == ALL_MIGRATIONS[-1].version
-        assert (await group.active_story(1, 2)) == story
-        assert await group.extras(story.id) == StoryExtras()
-    with sqlite3.connect(path) as db:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"story_group", "lore_entries", "votes", "vote_ballots", "blocked_terms"} <= tables
-
-
-async def test_extras_participants_and_lore(group_store: GroupStore) -> None:
+async def test_extras_participants_and_lore(group_store: Store) -> None:
     story = await group_store.start_story(1, 2)
     extras = await group_store.update_extras(
         story.id, memory="M", mode=TurnMode.ROUNDS, round_size=3, listen=False
@@ -62,7 +39,7 @@ async def test_extras_participants_and_lore(group_store: GroupStore) -> None:
     assert await group_store.lore(story.id) == []
 
 
-async def test_votes_round_trip_with_changed_ballots(group_store: GroupStore) -> None:
+async def test_votes_round_trip_with_changed_ballots(group_store: Store) -> None:
     story = await group_store.start_story(1, 2)
     opened = datetime(2026, 1, 1, tzinfo=UTC)
     vote = await group_store.open_vote(
@@ -94,7 +71,7 @@ async def test_votes_round_trip_with_changed_ballots(group_store: GroupStore) ->
     assert await group_store.open_votes() == []
 
 
-async def test_moderation_policy_per_server(group_store: GroupStore) -> None:
+async def test_moderation_policy_per_server(group_store: Store) -> None:
     await group_store.set_blocked_terms(1, ["goblin", "troll"], 7)
     await group_store.set_profanity_filter(1, True)
     policy = await group_store.moderation_policy(1)

@@ -1,4 +1,4 @@
-"""Memory, the author's note, and the one function that assembles the model's context.
+"""The one context fitter: memory, lore, the author's note and the story, fitted to the window.
 
 Memory is text a story pins so it is always in the context (who the characters are, the
 setting). The author's note is a short steer ("keep it eerie; Mira is lying") placed near the
@@ -26,24 +26,35 @@ What drops out when the story outgrows the budget, first to last:
    beginning (the model continues from the end of the newest turn, so its end is kept longest).
 
 So memory, the opening and the newest turn stay in the context as long as they fit at all.
-Costs are measured with the caller's token counter; the assembled text is counted once more
-at the end and shrunk by the same steps if joining the parts cost more than their sum.
+`assemble_context` is pure (costs by the caller's token counter); `ContextFitter` counts with the
+checkpoint's own tokenizer (/v1/tokenize), budgets the window less the answer and the prompt's own
+text, and checks the joined result once more, shrinking the budget if joins cost extra.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.group.lore import LoreEntry, LoreSelection, select_lore
 from bot.group.tokens import TokenCounter
+from bot.model_client import ModelClient, ModelClientError
+from bot.store import StoryExtras
 from core.errors import CampfireError
 
 MAX_MEMORY_CHARS = 2000
 MAX_NOTE_CHARS = 300
 SEPARATOR = "\n\n"
 NOTE_FORMAT = "[Author's note: {note}]"
+# Tokens kept free for the prompt's own text around the context (template, headers).
+PROMPT_OVERHEAD_TOKENS = 96
+# Used when the server can't count tokens (down, or another backend): ~3 chars a token.
+FALLBACK_WINDOW = 1024
+FALLBACK_CHARS_PER_TOKEN = 3.0
+MAX_TOKENIZE_TEXTS = 256  # core.protocol.TokenizeRequest.texts
+EXACT_CHECKS = 3
 
 
 class ContextError(CampfireError, ValueError):
@@ -211,52 +222,14 @@ def assemble_context(
     """The model's context for a story, within `budget` tokens (policy: module docstring)."""
     if budget < 0:
         raise ValueError("budget must not be negative")
-    settings = settings or ContextSettings()
     turns = [turn for turn in inputs.turns if turn.strip()]
-    newest = turns[-1] if turns else None
-    middle = turns[:-1]
-
-    def cost(text: str) -> int:
-        return count_tokens(text + SEPARATOR) if text else 0
-
-    note = inputs.authors_note.strip()
-    left = budget - cost(inputs.memory) - cost(inputs.opening) - cost(newest or "")
-    note_cost = cost(NOTE_FORMAT.format(note=note)) if note else 0
-    if note_cost > left:
-        note = ""
-        note_cost = 0
-    left -= note_cost
-
-    passages = [inputs.opening, *turns]
-    scanned = "\n".join(passages[-max(settings.lore_scan_passages, 1) :])
-    lore_budget = min(max(left, 0), int(budget * settings.lore_share))
-    selection = select_lore(inputs.lore, scanned, lore_budget, count_tokens)
-    left -= sum(count_tokens(entry.render() + "\n") for entry in selection.included)
-
-    kept: list[str] = []
-    for turn in reversed(middle):
-        turn_cost = cost(turn)
-        if turn_cost > left:
-            break
-        kept.insert(0, turn)
-        left -= turn_cost
-
-    plan = _Plan(
-        memory=inputs.memory.strip(),
-        opening=inputs.opening.strip(),
-        middle=kept,
-        newest=newest.strip() if newest is not None else None,
-        lore=list(selection.included),
-        left_out_lore=list(selection.left_out),
-        note=note,
-    )
+    plan = _first_plan(inputs, turns, budget, count_tokens, settings or ContextSettings())
     text = plan.render()
     tokens = count_tokens(text)
     while tokens > budget and plan.shrink(budget, count_tokens):
         text = plan.render()
         tokens = count_tokens(text)
-
-    turns_kept = len(plan.middle) + (1 if newest is not None else 0)
+    turns_kept = len(plan.middle) + (1 if turns else 0)
     return AssembledContext(
         text=text,
         tokens=tokens,
@@ -266,3 +239,107 @@ def assemble_context(
         note_included=bool(plan.note),
         cut=tuple(plan.cut),
     )
+
+
+def _first_plan(
+    inputs: ContextInputs,
+    turns: list[str],
+    budget: int,
+    count_tokens: TokenCounter,
+    settings: ContextSettings,
+) -> _Plan:
+    """What fits by the parts' own costs: memory, opening and newest turn, then the note, then
+    lore (within its share), then middle turns from the newest back."""
+    newest = turns[-1] if turns else None
+
+    def cost(text: str) -> int:
+        return count_tokens(text + SEPARATOR) if text else 0
+
+    note = inputs.authors_note.strip()
+    left = budget - cost(inputs.memory) - cost(inputs.opening) - cost(newest or "")
+    note_cost = cost(NOTE_FORMAT.format(note=note)) if note else 0
+    if note_cost > left:
+        note, note_cost = "", 0
+    left -= note_cost
+
+    passages = [inputs.opening, *turns]
+    scanned = "\n".join(passages[-max(settings.lore_scan_passages, 1) :])
+    lore_budget = min(max(left, 0), int(budget * settings.lore_share))
+    selection = select_lore(inputs.lore, scanned, lore_budget, count_tokens)
+    left -= sum(count_tokens(entry.render() + "\n") for entry in selection.included)
+
+    kept: list[str] = []
+    for turn in reversed(turns[:-1]):
+        if cost(turn) > left:
+            break
+        kept.insert(0, turn)
+        left -= cost(turn)
+    return _Plan(
+        memory=inputs.memory.strip(),
+        opening=inputs.opening.strip(),
+        middle=kept,
+        newest=newest.strip() if newest is not None else None,
+        lore=list(selection.included),
+        left_out_lore=list(selection.left_out),
+        note=note,
+    )
+
+
+class ContextFitter:
+    """Fits a story into a checkpoint's window, counting with the checkpoint's tokenizer."""
+
+    def __init__(self, model: ModelClient, settings: ContextSettings | None = None) -> None:
+        self.model = model
+        self.settings = settings or ContextSettings()
+
+    async def fit(
+        self,
+        passages: Sequence[str],
+        extras: StoryExtras,
+        lore: Sequence[LoreEntry],
+        *,
+        checkpoint: str | None,
+        answer_tokens: int,
+    ) -> AssembledContext:
+        """The context for the next passage; passages: the story's shown turns, oldest first."""
+        inputs = ContextInputs(passages[0], passages[1:], extras.memory, extras.authors_note, lore)
+        pieces = [extras.memory, extras.authors_note, *(e.render() for e in lore), *passages]
+        window, count = await self._counter([p for p in pieces if p], checkpoint)
+        limit = max(window - answer_tokens - PROMPT_OVERHEAD_TOKENS, 0)
+        budget = limit
+        assembled = assemble_context(inputs, budget, count, self.settings)
+        for _ in range(EXACT_CHECKS):
+            if not assembled.text:
+                break
+            try:
+                actual = (await self.model.tokenize([assembled.text], checkpoint)).counts[0]
+            except (ModelClientError, IndexError):  # estimate; the request itself will tell
+                break
+            if actual <= limit:
+                break
+            # Shrink in proportion: every join may cost more than the pieces suggested.
+            budget = max(int(budget * limit / actual) - 8, 0)
+            assembled = assemble_context(inputs, budget, count, self.settings)
+        return assembled
+
+    async def _counter(
+        self, pieces: Sequence[str], checkpoint: str | None
+    ) -> tuple[int, TokenCounter]:
+        """The window and a counter: exact for the pieces, estimated (10% to spare) for cuts
+        and joins from the pieces' tokens per character."""
+        pieces = list(pieces[-(MAX_TOKENIZE_TEXTS - 1) :])
+        try:
+            counted = await self.model.tokenize(pieces, checkpoint)
+            window, counts = counted.context_window, counted.counts
+            if len(counts) != len(pieces):
+                raise ModelClientError("The model server counted the wrong number of texts.")
+        except ModelClientError:  # down or refusing: estimate, the request itself will tell
+            window = FALLBACK_WINDOW
+            counts = [math.ceil(len(p) / FALLBACK_CHARS_PER_TOKEN) for p in pieces]
+        ratio = max(sum(counts) / (sum(len(p) for p in pieces) or 1), 1 / 8) * 1.1
+        exact = dict(zip(pieces, counts, strict=True))
+
+        def count(text: str) -> int:
+            return exact.get(text) or math.ceil(len(text) * ratio) + 1
+
+        return window, count

@@ -1,0 +1,82 @@
+"""Reading a play-mode line: `/name option:value ... free text`, and option values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.store import Scope
+
+YES = ("yes", "true", "1", "y", "on")
+_OPTION = re.compile(r'(\w+):(?:"([^"]*)"|(\S*))\s*')
+
+
+class UsageError(Exception):
+    """A command typed wrongly; the message says how to type it."""
+
+
+@dataclass
+class ParsedCommand:
+    name: str
+    options: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+
+def parse_command(line: str, known_options: Iterable[str] = ()) -> ParsedCommand:
+    """`/story export kept_only:yes notes.md` -> name "story export", options, free text.
+
+    Leading `name:value` pairs whose name is a known option become options; the rest of the
+    line is the free text (so a story's own colons stay text)."""
+    line = line.strip()
+    if not line.startswith("/"):
+        raise UsageError("Commands start with /, e.g. /respond genre:horror A knock at the door")
+    words = line[1:].split(None, 1)
+    if not words:
+        raise UsageError("Type a command after the /, e.g. /help")
+    name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    if name in ("story", "checkpoint", "lore"):
+        sub = rest.split(None, 1)
+        if sub and ":" not in sub[0]:
+            name = f"{name} {sub[0].lower()}"
+            rest = sub[1] if len(sub) > 1 else ""
+    known = set(known_options)
+    options: dict[str, str] = {}
+    while True:
+        match = _OPTION.match(rest)
+        if not match or match.group(1) not in known:
+            break
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        options[match.group(1)] = value
+        rest = rest[match.end() :]
+    return ParsedCommand(name, options, rest.strip())
+
+
+def whole_number(value: str | None, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a whole number, not {value!r}") from None
+
+
+def number(value: str | None, what: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a number, not {value!r}") from None
+
+
+def scope_of(value: str | None) -> Scope:
+    if value in (None, "", "channel"):
+        return "channel"
+    if value == "server":
+        return "server"
+    raise UsageError(f"scope must be server or channel, not {value!r}")
+
+
+def is_yes(value: str | None) -> bool:
+    return (value or "").lower() in YES

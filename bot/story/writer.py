@@ -1,0 +1,105 @@
+"""Asking the model: one request per passage, streamed or not, retried when the model wrote
+nothing, and (where the server moderates) regenerated while it writes blocked words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.group.moderation import DEFAULT_ATTEMPTS, Moderator
+from bot.model_client import ModelClient, ModelError
+from bot.story.values import EffectiveSettings, OnText, OutputWithheld
+from core.controls import Emotion, Genre, Task
+from core.protocol import GenerateRequest, GenerateResponse, StreamChunk
+
+# A sampled answer can end before its first word; that is chance, so the model is asked again
+# (unseeded requests draw anew) before the user is told it wrote nothing.
+EMPTY_ANSWER_TRIES = 3
+NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
+
+
+def make_request(
+    settings: EffectiveSettings,
+    task: Task,
+    *,
+    genre: Genre | None = None,
+    emotion: Emotion | None = None,
+    context: str = "",
+    prefix: str = "",
+    n: int = 1,
+) -> GenerateRequest:
+    return GenerateRequest(
+        task=task,
+        genre=genre,
+        emotion=emotion,
+        context=context,
+        prefix=prefix,
+        n=n,
+        checkpoint=settings.checkpoint,
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+    )
+
+
+@dataclass
+class Writer:
+    model: ModelClient
+    max_attempts: int = DEFAULT_ATTEMPTS
+    """Model tries before a blocked passage is withheld."""
+
+    async def write(
+        self, request: GenerateRequest, moderator: Moderator, on_text: OnText | None = None
+    ) -> tuple[GenerateResponse, str]:
+        """The answer and its first candidate's text, which the moderator allows.
+
+        Under a blocklist nothing is streamed, so a blocked passage is never shown."""
+        if not moderator.active:
+            return await self._nonempty(request, on_text)
+        for _ in range(self.max_attempts):
+            response, text = await self._nonempty(request, None)
+            if moderator.allows(text):
+                if on_text is not None:
+                    await on_text(text)
+                return response, text
+        tries = self.max_attempts
+        raise OutputWithheld(
+            f"The passage was withheld: the model kept writing words this server blocks "
+            f"({tries} {'try' if tries == 1 else 'tries'}). The story is unchanged; try again "
+            "or steer it elsewhere."
+        )
+
+    async def prompts(self, request: GenerateRequest) -> tuple[GenerateResponse, list[str]]:
+        """Writing prompts: every candidate, one line each, the empty ones left out."""
+        for _ in range(EMPTY_ANSWER_TRIES):
+            response = await self.model.generate(request)
+            texts = [" ".join(c.text.split()) for c in response.candidates]
+            if any(texts):
+                return response, [t for t in texts if t]
+        raise ModelError(NOTHING_WRITTEN)
+
+    async def _nonempty(
+        self, request: GenerateRequest, on_text: OnText | None
+    ) -> tuple[GenerateResponse, str]:
+        for _ in range(EMPTY_ANSWER_TRIES):
+            response, text = await self._once(request, on_text)
+            if text:
+                return response, text
+        raise ModelError(NOTHING_WRITTEN)
+
+    async def _once(
+        self, request: GenerateRequest, on_text: OnText | None
+    ) -> tuple[GenerateResponse, str]:
+        """One answer and its first candidate's text (empty when the model wrote nothing)."""
+        if on_text is None:
+            response = await self.model.generate(request)
+        else:
+            streamed: list[str] = []
+
+            async def on_chunk(chunk: StreamChunk) -> None:
+                if chunk.index == 0:
+                    streamed.append(chunk.text)
+                    await on_text("".join(streamed))
+
+            response = await self.model.stream(request, on_chunk)
+        if not response.candidates:
+            raise ModelError("The model server returned no text. Try again.")
+        return response, response.candidates[0].text.strip()
