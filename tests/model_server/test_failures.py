@@ -41,7 +41,7 @@ def failing_engines(monkeypatch: pytest.MonkeyPatch) -> None:
 
         def build_failing(weights: Any, manifest: Any) -> MicroBatchEngine:
             engine = build(weights, manifest)
-            engine._model = FailsOnce(weights.model)
+            engine._runner.model = FailsOnce(weights.model)
             return engine
 
         return build_failing
