@@ -41,8 +41,13 @@ from model_server.engine.base import (
 from model_server.engine.kv_batch import BatchModel, KVBatch, drop_partial_step, merge, take
 from model_server.engine.sampling import RowSampler, choose_tokens
 from model_server.engine.text import TextTracker
+from model_server.engine.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
+
+
+# Times one row may take back a banned string before it simply ends before it.
+_MAX_REWINDS = 16
 
 
 @dataclass
@@ -75,6 +80,7 @@ class _Row:
     context: list[int]  # the tokens the model attends to; the cache holds all but the last
     tracker: TextTracker
     generated: int = 0
+    rewinds: int = 0  # times a banned string was taken back
     done: bool = False
     fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
 
@@ -104,9 +110,10 @@ class MicroBatchEngine(Engine):
         self._tokenizer = tokenizer
         self._config = config
         self._hooks = hooks or EngineHooks()
-        self._runner = BatchModel(model, self._pad_token_id())
-        self._device = self._runner.device
-        self._finish_ids, self._banned_ids = self._special_ids()
+        device = next(model.parameters()).device
+        self._vocab = Vocabulary(model, tokenizer, config.end_marker, device)
+        self._runner = BatchModel(model, self._vocab.pad_id)
+        self._device = device
         self._waiting: deque[RequestHandle] = deque()
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
         self._readmit: deque[_Row] = deque()
@@ -163,30 +170,6 @@ class MicroBatchEngine(Engine):
             for index in range(handle.request.n):
                 handle.emit(RowFinished(index, "", "aborted", 0, "the checkpoint was unloaded"))
         self._thread.join(timeout=30)
-
-    # --- tokens ------------------------------------------------------------------------------
-
-    def _pad_token_id(self) -> int:
-        for candidate in (self._tokenizer.pad_token_id, self._tokenizer.eos_token_id, 0):
-            if candidate is not None:
-                return int(candidate)
-        return 0
-
-    def _special_ids(self) -> tuple[set[int], torch.Tensor]:
-        """(ids that end a row, ids never sampled: every other special/control token)."""
-        tokenizer = self._tokenizer
-        finish: set[int] = set()
-        if tokenizer.eos_token_id is not None:
-            finish.add(int(tokenizer.eos_token_id))
-        marker = self._config.end_marker
-        if marker:
-            marker_id = tokenizer.convert_tokens_to_ids(marker)
-            known = marker_id != tokenizer.unk_token_id or tokenizer.unk_token == marker
-            if isinstance(marker_id, int) and known:
-                finish.add(marker_id)
-        vocab = int(getattr(self._runner.model.config, "vocab_size", None) or len(tokenizer))
-        banned = sorted({int(i) for i in tokenizer.all_special_ids if 0 <= int(i) < vocab} - finish)
-        return finish, torch.tensor(banned, dtype=torch.long, device=self._device)
 
     # --- the worker thread -------------------------------------------------------------------
 
@@ -258,9 +241,11 @@ class MicroBatchEngine(Engine):
                     handle=handle,
                     index=index,
                     params=params,
-                    sampler=RowSampler.seeded(params, base_seed + index, self._device),
+                    sampler=RowSampler.seeded(params, base_seed + index, self._vocab),
                     context=list(request.prompt_ids),
-                    tracker=TextTracker(self._tokenizer, params.stop, self._config.end_marker),
+                    tracker=TextTracker(
+                        self._tokenizer, params.stop, self._config.end_marker, params.banned_strings
+                    ),
                 )
             )
         self.stats.rows += len(rows)
@@ -375,12 +360,33 @@ class MicroBatchEngine(Engine):
         self._hooks.on_step(len(batch.rows))
         self._accept(list(range(len(batch.rows))), logits)
 
+    def _took_back_banned(self, row: _Row) -> bool:
+        """If a banned string just completed, take the row back to before the token that began
+        it, ban that token there and prefill the row again (or, out of tries, end it there)."""
+        start = row.tracker.banned_start()
+        if start is None:
+            return False
+        kept = row.tracker.tokens_before(start)
+        dropped = len(row.sampler.generated) - kept
+        culprit = row.sampler.generated[kept]
+        row.tracker = row.tracker.rewound(kept)
+        row.generated = kept
+        row.rewinds += 1
+        if row.rewinds > _MAX_REWINDS or dropped >= len(row.context):
+            self._finish(row, "stop")
+            return True
+        row.context = row.context[:-dropped]
+        row.sampler.rewind(kept, culprit)
+        with self._cond:
+            self._readmit.append(row)
+        return True
+
     def _accept(self, indices: list[int], logits: torch.Tensor) -> None:
         """Give each of these batch rows its next token; drop the rows that end or slide."""
         rows = [self._batch.rows[i] for i in indices]
-        tokens = choose_tokens(
-            [row.sampler for row in rows], [row.context for row in rows], logits, self._banned_ids
-        )
+        samplers = [row.sampler for row in rows]
+        contexts = [row.context for row in rows]
+        tokens = choose_tokens(samplers, contexts, logits, self._vocab.special_ids)
         chosen = sum(token is not None for token in tokens)
         self.stats.generated_tokens += chosen
         self._hooks.on_tokens(chosen)
@@ -394,10 +400,13 @@ class MicroBatchEngine(Engine):
                 leaving.add(batch_index)
                 continue
             row.generated += 1
-            reason: FinishReason | None = "end" if token in self._finish_ids else None
+            reason: FinishReason | None = "end" if token in self._vocab.finish_ids else None
             if reason is None:
                 row.context.append(token)
                 row.tracker.add(token)
+                if row.params.banned_strings and self._took_back_banned(row):
+                    leaving.add(batch_index)
+                    continue
                 reason = row.tracker.reason
                 if reason is None and row.generated >= row.params.max_new_tokens:
                     reason = "length"

@@ -8,12 +8,14 @@ alone gets None and ends with an error.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from core.protocol import MIN_TEMPERATURE
+from model_server.engine import penalties
 from model_server.engine.base import RowParams
+from model_server.engine.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -23,45 +25,78 @@ _SHORTLIST = 256
 
 @dataclass(eq=False)
 class RowSampler:
-    """One row's sampling parameters and its own random generator."""
+    """One row's sampling parameters, its own random generator, and what it generated."""
 
     params: RowParams
     generator: torch.Generator
+    dry_breakers: torch.Tensor  # ids of tokens holding a DRY sequence breaker
+    generated: list[int] = field(default_factory=list)
+    # Tokens banned at an output position: each began a banned string there.
+    bans: dict[int, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def seeded(cls, params: RowParams, seed: int, device: torch.device) -> RowSampler:
-        generator = torch.Generator(device=device)
+    def seeded(cls, params: RowParams, seed: int, vocab: Vocabulary) -> RowSampler:
+        generator = torch.Generator(device=vocab.device)
         generator.manual_seed(seed)
-        return cls(params, generator)
+        breakers = params.dry.sequence_breakers if params.dry is not None else ()
+        return cls(params, generator, vocab.breaker_ids(breakers))
+
+    def rewind(self, kept: int, culprit: int) -> None:
+        """Forget all but the first `kept` generated tokens; never choose `culprit` there."""
+        del self.generated[kept:]
+        self.bans = {at: ids for at, ids in self.bans.items() if at < kept}
+        self.bans.setdefault(kept, set()).add(culprit)
+
+    def adjust(self, scores: torch.Tensor, context: list[int]) -> None:
+        """Every score change this row asks for, before temperature (scores [vocab])."""
+        params = self.params
+        if params.logit_bias:
+            penalties.logit_bias(scores, params.logit_bias)
+        if params.repetition_penalty != 1.0:
+            penalties.repetition_penalty(scores, context, params.repetition_penalty)
+        if params.frequency_penalty or params.presence_penalty:
+            penalties.frequency_presence_penalty(
+                scores, self.generated, params.frequency_penalty, params.presence_penalty
+            )
+        if params.dry is not None:
+            penalties.dry_penalty(scores, context, params.dry, self.dry_breakers)
+        banned_here = self.bans.get(len(self.generated))
+        if banned_here:
+            scores[torch.tensor(sorted(banned_here), device=scores.device)] = float("-inf")
 
 
 def _finite(scores: torch.Tensor) -> torch.Tensor:
     """NaN scores become -inf (never chosen), +inf the largest finite float (a sure choice)."""
-    return scores.nan_to_num(nan=float("-inf"), posinf=torch.finfo(scores.dtype).max)
+    top = torch.finfo(scores.dtype).max
+    return scores.nan_to_num(nan=float("-inf"), posinf=top, neginf=float("-inf"))
 
 
-def _apply_repetition_penalty(
+def _adjust_rows(
     samplers: list[RowSampler], contexts: list[list[int]], logits: torch.Tensor
-) -> None:
+) -> set[int]:
+    """Each row's own score changes; returns the rows where that failed."""
+    failed: set[int] = set()
     for i, sampler in enumerate(samplers):
-        penalty = sampler.params.repetition_penalty
-        if penalty != 1.0:
-            seen = torch.tensor(sorted(set(contexts[i])), device=logits.device)
-            scores = logits[i, seen]
-            logits[i, seen] = torch.where(scores < 0, scores * penalty, scores / penalty)
+        try:
+            sampler.adjust(logits[i], contexts[i])
+        except Exception:
+            log.exception("adjusting one row's scores failed")
+            failed.add(i)
+    return failed
 
 
 def choose_tokens(
     samplers: list[RowSampler],
     contexts: list[list[int]],
     logits: torch.Tensor,
-    banned_ids: torch.Tensor,
+    special_ids: torch.Tensor,
 ) -> list[int | None]:
-    """One token per row (None where choosing failed for that row). logits [rows, vocab] are
-    changed in place; contexts are the tokens each row has seen (for the penalties)."""
-    _apply_repetition_penalty(samplers, contexts, logits)
-    if banned_ids.numel():
-        logits[:, banned_ids] = float("-inf")
+    """One token per row (None where choosing failed for that row), which the row's sampler
+    records. logits [rows, vocab] are changed in place; contexts are the tokens each row has
+    seen (for the repetition penalty and DRY)."""
+    failed = _adjust_rows(samplers, contexts, logits)
+    if special_ids.numel():
+        logits[:, special_ids] = float("-inf")
     logits = _finite(logits)
     # Below the floor the API allows, a temperature would overflow float32: greedy instead.
     greedy = [sampler.params.temperature < MIN_TEMPERATURE for sampler in samplers]
@@ -69,9 +104,20 @@ def choose_tokens(
     if not all(greedy):
         _sample_rows(samplers, greedy, logits, choices)
     # A row whose every score is -inf (or NaN) has nothing to choose: it ends with an error.
-    return [
-        None if c is None or not bool(logits[i, c].isfinite()) else c for i, c in enumerate(choices)
+    tokens = [
+        None if c is None or i in failed or not bool(logits[i, c].isfinite()) else c
+        for i, c in enumerate(choices)
     ]
+    for sampler, token in zip(samplers, tokens, strict=True):
+        if token is not None:
+            sampler.generated.append(token)
+    return tokens
+
+
+def _min_p(scaled: torch.Tensor, min_p: torch.Tensor) -> torch.Tensor:
+    """Drop tokens less likely than min_p times the row's likeliest (scaled [rows, vocab])."""
+    floor = scaled.max(-1, keepdim=True).values + min_p.log()[:, None]
+    return scaled.masked_fill(scaled < floor, float("-inf"))
 
 
 def _sample_rows(
@@ -85,6 +131,9 @@ def _sample_rows(
         device=logits.device,
     )
     scaled = _finite(logits / temperature[:, None])
+    min_p = [sampler.params.min_p for sampler in samplers]
+    if any(min_p):
+        scaled = _min_p(scaled, torch.tensor(min_p, device=logits.device))
     probs = torch.softmax(scaled, dim=-1)
     # Sorting the whole vocabulary for top-p costs ~10x a top-k of a few hundred: sample
     # within the top _SHORTLIST whenever that provably holds the row's whole nucleus.
