@@ -39,7 +39,7 @@ from model_server.engine.base import (
     TextDelta,
 )
 from model_server.engine.kv_batch import BatchModel, KVBatch, drop_partial_step, merge, take
-from model_server.engine.sampling import RowSampler, choose_tokens
+from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
 from model_server.engine.text import TextTracker
 from model_server.engine.vocab import Vocabulary
 
@@ -241,7 +241,7 @@ class MicroBatchEngine(Engine):
                     handle=handle,
                     index=index,
                     params=params,
-                    sampler=RowSampler.seeded(params, base_seed + index, self._vocab),
+                    sampler=RowSampler.seeded(params, row_seed(base_seed, index), self._vocab),
                     context=list(request.prompt_ids),
                     tracker=TextTracker(
                         self._tokenizer, params.stop, self._config.end_marker, params.banned_strings

@@ -7,6 +7,7 @@ alone gets None and ends with an error.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -63,6 +64,13 @@ class RowSampler:
         banned_here = self.bans.get(len(self.generated))
         if banned_here:
             scores[torch.tensor(sorted(banned_here), device=scores.device)] = float("-inf")
+
+
+def row_seed(request_seed: int, index: int) -> int:
+    """The seed of candidate `index`: a hash of (request seed, index). With request seed + index,
+    seed 1's candidates 1-3 were seed 2's candidates 0-2; now different seeds share none."""
+    digest = hashlib.blake2b(f"{request_seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _finite(scores: torch.Tensor) -> torch.Tensor:

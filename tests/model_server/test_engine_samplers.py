@@ -1,5 +1,6 @@
 """The new samplers through the engine on the tiny GPT-2: banned strings never appear (even
-across token boundaries), each row keeps its own samplers in a shared batch."""
+across token boundaries), each row keeps its own samplers in a shared batch, and the seeds of
+n candidates never overlap between requests."""
 
 from __future__ import annotations
 
@@ -97,3 +98,17 @@ async def test_each_row_keeps_its_own_new_samplers_in_a_shared_batch(make_engine
     assert engine.health().stats.max_rows_in_step == len(kinds)
     assert [rows[0].text for rows in shared] == alone
     assert len(set(alone)) > 1, "the samplers change what is written"
+
+
+async def test_n_candidates_of_neighbouring_seeds_share_no_rows(make_engine, prompt_ids):
+    engine = make_engine()
+    params = {"max_new_tokens": 24, "temperature": 1.0}
+    first, second = await asyncio.gather(
+        run(engine, prompt_ids, n=4, seed=1, **params),
+        run(engine, prompt_ids, n=4, seed=2, **params),
+    )
+    one = [row.text for row in first]
+    assert len(set(one)) == 4
+    assert not set(one) & {row.text for row in second}
+    again = await run(engine, prompt_ids, n=4, seed=1, **params)
+    assert [row.text for row in again] == one, "the same seed gives the same candidates"
