@@ -31,18 +31,17 @@ from core.protocol import (
     TokenizeResponse,
 )
 from model_server.engine.base import (
-    DryParams,
     EngineClosedError,
     EngineRequest,
     QueueFullError,
     RequestHandle,
     RowFinished,
-    RowParams,
     TextDelta,
 )
 from model_server.errors import ApiError
 from model_server.metrics import ServerMetrics
 from model_server.registry import CheckpointRegistry, Resident, UnknownCheckpointError
+from model_server.row_params import check_logit_bias, row_params
 from model_server.settings import ServerSettings
 
 
@@ -118,48 +117,6 @@ def _check_stops(stops: list[str]) -> None:
                 f"{MAX_STOP_CHARS}",
                 field="stop",
             )
-
-
-def _row_params(
-    request: GenerateRequest | CompletionRequest, max_new_tokens: int, stops: list[str]
-) -> RowParams:
-    """The one mapping from a wire request's samplers to the engine's."""
-    dry = None
-    if request.dry_multiplier > 0:
-        dry = DryParams(
-            multiplier=request.dry_multiplier,
-            base=request.dry_base,
-            allowed_length=request.dry_allowed_length,
-            sequence_breakers=tuple(request.dry_sequence_breakers),
-            penalty_last_n=request.dry_penalty_last_n,
-        )
-    return RowParams(
-        max_new_tokens=max_new_tokens,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        top_k=request.top_k,
-        repetition_penalty=request.repetition_penalty,
-        stop=tuple(stops),
-        seed=request.seed,
-        min_p=request.min_p,
-        frequency_penalty=request.frequency_penalty,
-        presence_penalty=request.presence_penalty,
-        logit_bias=tuple(sorted(request.logit_bias.items())),
-        banned_strings=tuple(request.banned_strings),
-        dry=dry,
-    )
-
-
-def _check_logit_bias(resident: Resident, bias: dict[int, float]) -> None:
-    vocab = resident.weights.vocab_size
-    outside = sorted(token for token in bias if token >= vocab)
-    if outside:
-        raise ApiError(
-            422,
-            f"logit_bias names token {outside[0]}; checkpoint {resident.name!r} has token ids "
-            f"0 to {vocab - 1}",
-            field="logit_bias",
-        )
 
 
 def _check_error(rows: list[RowFinished]) -> None:
@@ -254,8 +211,8 @@ class GenerationService:
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
-            _check_logit_bias(resident, request.logit_bias)
-            params = _row_params(request, request.max_new_tokens, request.stop)
+            check_logit_bias(resident, request.logit_bias)
+            params = row_params(request, request.max_new_tokens, request.stop)
             handle = self._submit(resident, EngineRequest(tuple(ids), params, request.n))
         except BaseException:
             self.registry.release(resident)
@@ -345,8 +302,8 @@ class GenerationService:
         resident = await self._acquire(request.model, "model")
         handles: list[RequestHandle] = []
         try:
-            _check_logit_bias(resident, request.logit_bias)
-            params = _row_params(request, request.max_tokens, stops)
+            check_logit_bias(resident, request.logit_bias)
+            params = row_params(request, request.max_tokens, stops)
             tokenized = []
             for text in prompts:
                 ids = await asyncio.to_thread(self._tokenize, resident, text)

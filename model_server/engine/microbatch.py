@@ -366,7 +366,7 @@ class MicroBatchEngine(Engine):
         start = row.tracker.banned_start()
         if start is None:
             return False
-        kept = row.tracker.tokens_before(start)
+        kept = min(row.tracker.tokens_before(start), len(row.sampler.generated) - 1)
         dropped = len(row.sampler.generated) - kept
         culprit = row.sampler.generated[kept]
         row.tracker = row.tracker.rewound(kept)
