@@ -30,7 +30,9 @@ class RowSampler:
 
     params: RowParams
     generator: torch.Generator
-    dry_breakers: torch.Tensor  # ids of tokens holding a DRY sequence breaker
+    # Ids of the tokens holding a DRY sequence breaker: a tensor, or the vocabulary to find them
+    # in at the first step (the worker thread, not the admission lock, pays for the scan).
+    dry_breakers: torch.Tensor | Vocabulary
     generated: list[int] = field(default_factory=list)
     # Tokens banned at an output position: each began a banned string there.
     bans: dict[int, set[int]] = field(default_factory=dict)
@@ -39,8 +41,7 @@ class RowSampler:
     def seeded(cls, params: RowParams, seed: int, vocab: Vocabulary) -> RowSampler:
         generator = torch.Generator(device=vocab.device)
         generator.manual_seed(seed)
-        breakers = params.dry.sequence_breakers if params.dry is not None else ()
-        return cls(params, generator, vocab.breaker_ids(breakers))
+        return cls(params, generator, vocab)
 
     def rewind(self, kept: int, culprit: int) -> None:
         """Forget all but the first `kept` generated tokens; never choose `culprit` there."""
@@ -60,6 +61,8 @@ class RowSampler:
                 scores, self.generated, params.frequency_penalty, params.presence_penalty
             )
         if params.dry is not None:
+            if isinstance(self.dry_breakers, Vocabulary):
+                self.dry_breakers = self.dry_breakers.breaker_ids(params.dry.sequence_breakers)
             penalties.dry_penalty(scores, context, params.dry, self.dry_breakers)
         banned_here = self.bans.get(len(self.generated))
         if banned_here:

@@ -10,6 +10,7 @@ import torch
 
 from model_server.engine.base import DryParams, RowParams
 from model_server.engine.sampling import RowSampler, choose_tokens
+from model_server.engine.vocab import Vocabulary
 
 NO_SPECIAL = torch.empty(0, dtype=torch.long)
 GREEDY = {"temperature": 0.0}
@@ -119,3 +120,13 @@ def test_non_finite_scores_never_fail_the_batch():
         [[float("nan"), 1.0, 2.0], [float("-inf")] * 3, [1.0, float("inf"), float("nan")]]
     )
     assert choose_tokens(rows, [[]] * 3, logits, NO_SPECIAL) == [2, None, 1]
+
+
+def test_sequence_breakers_are_the_tokens_whose_text_holds_one(tiny_weights):
+    tokenizer = tiny_weights.tokenizer
+    vocab = Vocabulary(tiny_weights.model, tokenizer, "", torch.device("cpu"))
+    breakers = set(vocab.breaker_ids(("\n", ":")).tolist())
+    for token in tokenizer("night\nfall: dark", add_special_tokens=False)["input_ids"]:
+        text = tokenizer.decode([token])
+        assert (token in breakers) == ("\n" in text or ":" in text), repr(text)
+    assert vocab.breaker_ids(("\n", ":")) is vocab.breaker_ids(("\n", ":")), "scanned once"
