@@ -115,9 +115,10 @@ def choose_tokens(
     if not all(greedy):
         _sample_rows(samplers, greedy, logits, choices)
     # A row whose every score is -inf (or NaN) has nothing to choose: it ends with an error.
+    picked = torch.tensor([c or 0 for c in choices], device=logits.device)
+    finite = logits.gather(1, picked[:, None]).squeeze(1).isfinite().tolist()
     tokens = [
-        None if c is None or i in failed or not bool(logits[i, c].isfinite()) else c
-        for i, c in enumerate(choices)
+        None if c is None or i in failed or not finite[i] else c for i, c in enumerate(choices)
     ]
     for sampler, token in zip(samplers, tokens, strict=True):
         if token is not None:
@@ -150,7 +151,7 @@ def _sample_rows(
     # within the top _SHORTLIST whenever that provably holds the row's whole nucleus.
     shortlist = min(_SHORTLIST, scaled.shape[-1])
     top_values, top_ids = scaled.topk(shortlist, dim=-1)
-    usable = probs.isfinite().all(-1) & (probs.sum(-1) > 0)
+    usable = (probs.isfinite().all(-1) & (probs.sum(-1) > 0)).tolist()
     for i, sampler in enumerate(samplers):
         if greedy[i] or not usable[i]:
             continue  # a row whose scores overflowed at its temperature: its greedy choice
