@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="passes over all samplers; each keeps its fastest"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
 
@@ -127,22 +130,23 @@ def main(argv: list[str] | None = None) -> int:
         batch_wait_ms=50,
     )
     engine = MicroBatchEngine(weights.model, weights.tokenizer, config)
-    results: list[SamplerResult] = []
+    best: dict[str, SamplerResult] = {}
     try:
         run_once(engine, prompts[:2], 4, {})  # warm up
-        for name, extra in configurations(weights.tokenizer).items():
-            start = time.perf_counter()
-            rows = run_once(engine, prompts, args.max_new_tokens, extra)
-            wall = time.perf_counter() - start
-            tokens = sum(row.tokens for row in rows)
-            share = repeated_share([row.text for row in rows])
-            results.append(SamplerResult(name, tokens, wall, tokens / wall, share))
-            print(
-                f"{name:<20}{tokens:>6} tokens {wall:>6.1f} s {tokens / wall:>7.1f} tok/s",
-                flush=True,
-            )
+        # Rounds interleave the samplers, so a change in machine load hits them all alike.
+        for _ in range(args.rounds):
+            for name, extra in configurations(weights.tokenizer).items():
+                start = time.perf_counter()
+                rows = run_once(engine, prompts, args.max_new_tokens, extra)
+                wall = time.perf_counter() - start
+                tokens = sum(row.tokens for row in rows)
+                share = repeated_share([row.text for row in rows])
+                print(f"{name:<20}{tokens:>6} tokens {wall:>6.1f} s", flush=True)
+                if name not in best or tokens / wall > best[name].tokens_per_s:
+                    best[name] = SamplerResult(name, tokens, wall, tokens / wall, share)
     finally:
         engine.close()
+    results = list(best.values())
     for result in results:
         result.ratio_to_plain = result.tokens_per_s / results[0].tokens_per_s
     print(f"\n{'sampler':<20}{'tok/s':>8}{'x plain':>9}{'rep 4-grams':>13}")
@@ -156,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint": args.checkpoint,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "prompts": args.prompts,
+        "rounds": args.rounds,
         "max_new_tokens": args.max_new_tokens,
         "results": [asdict(r) for r in results],
     }
