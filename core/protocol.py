@@ -44,7 +44,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class SamplingParams(_Strict):
+MAX_BANNED_STRINGS = 32
+MAX_LOGIT_BIAS = 300
+DEFAULT_DRY_BREAKERS = ("\n", ":", '"', "*")
+
+
+class MoreSamplers(BaseModel):
+    """Samplers beyond OpenAI's basic ones, taken by /v1/generate and /v1/completions alike."""
+
+    min_p: float = Field(0.0, ge=0.0, le=1.0, description="drop tokens below min_p x the top one")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    logit_bias: dict[int, float] = Field(
+        default_factory=dict,
+        strict=False,  # JSON object keys are strings: "50256" is token 50256
+        max_length=MAX_LOGIT_BIAS,
+        description="token id -> -100..100 added to its score (OpenAI's logit_bias)",
+    )
+    banned_strings: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_BANNED_STRINGS,
+        description="phrases never written, in any letter case, even across tokens",
+    )
+    dry_multiplier: float = Field(0.0, ge=0.0, le=5.0, description="DRY's strength; 0 is off")
+    dry_base: float = Field(1.75, ge=1.0, le=4.0)
+    dry_allowed_length: int = Field(2, ge=1, le=64)
+    dry_sequence_breakers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DRY_BREAKERS), max_length=16
+    )
+    dry_penalty_last_n: int = Field(-1, ge=-1, le=1_000_000, description="-1: whole context")
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_in_range(cls, bias: dict[int, float]) -> dict[int, float]:
+        for token, value in bias.items():
+            if token < 0:
+                raise ValueError(f"logit_bias key {token} is not a token id (ids are >= 0)")
+            if not -100 <= value <= 100:
+                raise ValueError(f"logit_bias for token {token} is {value}; use -100 to 100")
+        return bias
+
+    @field_validator("banned_strings", "dry_sequence_breakers")
+    @classmethod
+    def _strings_not_empty(cls, strings: list[str]) -> list[str]:
+        for text in strings:
+            if not text or len(text) > 200:
+                raise ValueError("each string must have 1 to 200 characters")
+        return strings
+
+
+class SamplingParams(_Strict, MoreSamplers):
     """How to sample; every field is honoured per request, also inside a shared batch."""
 
     max_new_tokens: int = Field(200, ge=1, le=100_000)
@@ -204,7 +253,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = Field(False, description="a last chunk with the token usage")
 
 
-class OpenAISampling(BaseModel):
+class OpenAISampling(MoreSamplers):
     """What OpenAI's completions and chat completions share, plus Campfire's own samplers as
     extra fields. Unknown fields are ignored: OpenAI clients send many."""
 
@@ -213,13 +262,13 @@ class OpenAISampling(BaseModel):
     model: str | None = Field(None, description="a checkpoint name; None: the server default")
     temperature: float = Field(1.0, ge=0.0, le=10.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, le=100_000, description="0 turns top-k off")
+    repetition_penalty: float = Field(1.0, ge=MIN_PENALTY, le=10.0)
     n: int = Field(1, ge=1, le=64)
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    top_k: int = Field(0, ge=0, le=100_000, description="Campfire extra: 0 turns top-k off")
-    repetition_penalty: float = Field(1.0, ge=MIN_PENALTY, le=10.0, description="Campfire extra")
 
     _temperature_floor = field_validator("temperature")(check_temperature)
 

@@ -34,6 +34,11 @@ class LoadedWeights:
     quant: str
     dtype: str
 
+    @property
+    def vocab_size(self) -> int:
+        """Token ids the model scores (its embedding may be larger than the tokenizer)."""
+        return int(getattr(self.model.config, "vocab_size", None) or len(self.tokenizer))
+
 
 def resolve_device(device: str) -> str:
     import torch

@@ -35,7 +35,6 @@ from model_server.engine.base import (
     QueueFullError,
     RequestHandle,
     RowFinished,
-    RowParams,
     TextDelta,
 )
 from model_server.errors import ApiError
@@ -46,6 +45,7 @@ from model_server.registry import (
     Resident,
     UnknownCheckpointError,
 )
+from model_server.row_params import check_logit_bias, row_params
 from model_server.settings import ServerSettings
 
 
@@ -228,15 +228,8 @@ class GenerationService:
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
-            params = RowParams(
-                max_new_tokens=request.max_new_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                top_k=request.top_k,
-                repetition_penalty=request.repetition_penalty,
-                stop=tuple(request.stop),
-                seed=request.seed,
-            )
+            check_logit_bias(resident, request.logit_bias)
+            params = row_params(request, request.max_new_tokens, request.stop)
             handle = self._submit(resident, EngineRequest(tuple(ids), params, request.n))
         except BaseException:
             self.registry.release(resident)
@@ -331,15 +324,8 @@ class GenerationService:
         resident = await self._acquire(request.model, "model", may_load)
         handles: list[RequestHandle] = []
         try:
-            params = RowParams(
-                max_new_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                top_k=request.top_k,
-                repetition_penalty=request.repetition_penalty,
-                stop=tuple(stops),
-                seed=request.seed,
-            )
+            check_logit_bias(resident, request.logit_bias)
+            params = row_params(request, request.max_tokens, stops)
             tokenized = []
             for text in prompts:
                 ids = await asyncio.to_thread(self._tokenize, resident, text)

@@ -39,6 +39,24 @@ class RowParams:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    min_p: float = 0.0
+    frequency_penalty: float = 0.0  # OpenAI's: per time a token was generated already
+    presence_penalty: float = 0.0  # OpenAI's: once if a token was generated already
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its score)
+    banned_strings: tuple[str, ...] = ()  # never in the text, in any letter case
+    dry: DryParams | None = None
+
+
+@dataclass(frozen=True)
+class DryParams:
+    """DRY ("Don't Repeat Yourself"): a token that would extend a repeat of an earlier run of at
+    least allowed_length tokens is penalised by multiplier * base ** (run - allowed_length)."""
+
+    multiplier: float = 0.8
+    base: float = 1.75
+    allowed_length: int = 2
+    sequence_breakers: tuple[str, ...] = ("\n", ":", '"', "*")
+    penalty_last_n: int = -1  # how far back repeats are looked for; -1 is the whole context
 
 
 @dataclass(frozen=True)

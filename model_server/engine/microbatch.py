@@ -1,4 +1,4 @@
-"""The micro-batching engine: concurrent requests share one decode loop with a KV cache.
+"""The micro-batching engine's scheduler: concurrent requests share one decode loop.
 
 What arrives within `batch_wait_ms` of an idle engine starts one batch; what arrives while a
 batch decodes joins it at the next step (its prompt is prefilled apart, then its KV cache is
@@ -7,11 +7,13 @@ its own torch.Generator, so a seed gives the same text whatever else shares the 
 finish, are aborted or run out of tokens leave the batch (and the KV cache) at once. A row whose
 text outgrows the model's window slides: it keeps its most recent tokens, is prefilled again and
 continues.
+
+The scheduler owns the worker thread, the queue, admission, aborts, slides and out-of-memory
+splits; the tensors live in kv_batch (prefill, merge, select) and token choice in sampling.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 import threading
@@ -23,7 +25,6 @@ from typing import Any
 
 import torch
 
-from core.protocol import MIN_TEMPERATURE
 from model_server.engine.base import (
     Engine,
     EngineClosedError,
@@ -37,12 +38,16 @@ from model_server.engine.base import (
     RowParams,
     TextDelta,
 )
+from model_server.engine.kv_batch import BatchModel, KVBatch, drop_partial_step, merge, take
+from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
 from model_server.engine.text import TextTracker
+from model_server.engine.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
-# Candidates kept for top-k / top-p sampling when they provably hold the whole nucleus.
-_SHORTLIST = 256
+
+# Times one row may take back a banned string before it simply ends before it.
+_MAX_REWINDS = 16
 
 
 @dataclass
@@ -71,10 +76,11 @@ class _Row:
     handle: RequestHandle
     index: int
     params: RowParams
-    generator: torch.Generator
+    sampler: RowSampler
     context: list[int]  # the tokens the model attends to; the cache holds all but the last
     tracker: TextTracker
     generated: int = 0
+    rewinds: int = 0  # times a banned string was taken back
     done: bool = False
     fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
 
@@ -85,19 +91,10 @@ class _Row:
 
 @dataclass
 class _Batch:
+    """The running rows, in the same order as the rows of their KV batch."""
+
     rows: list[_Row] = field(default_factory=list)
-    cache: Any = None
-    mask: torch.Tensor | None = None  # [rows, cached positions], 0 on left padding
-    positions: torch.Tensor | None = None  # [rows], position id of the next token fed
-
-
-def _cache_layers(cache: Any) -> list[Any]:
-    return list(cache.layers)
-
-
-def _finite(scores: torch.Tensor) -> torch.Tensor:
-    """NaN scores become -inf (never chosen), +inf the largest finite float (a sure choice)."""
-    return scores.nan_to_num(nan=float("-inf"), posinf=torch.finfo(scores.dtype).max)
+    kv: KVBatch | None = None
 
 
 class MicroBatchEngine(Engine):
@@ -110,18 +107,13 @@ class MicroBatchEngine(Engine):
         config: EngineConfig,
         hooks: EngineHooks | None = None,
     ) -> None:
-        self._model = model
         self._tokenizer = tokenizer
         self._config = config
         self._hooks = hooks or EngineHooks()
-        self._device = next(model.parameters()).device
-        self._pad_id = self._pad_token_id()
-        # Only the last position's logits are needed: [rows, prompt, vocab] would be gigabytes.
-        accepts = inspect.signature(model.forward).parameters
-        self._last_logits: dict[str, int] = (
-            {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
-        )
-        self._finish_ids, self._banned_ids = self._special_ids()
+        device = next(model.parameters()).device
+        self._vocab = Vocabulary(model, tokenizer, config.end_marker, device)
+        self._runner = BatchModel(model, self._vocab.pad_id)
+        self._device = device
         self._waiting: deque[RequestHandle] = deque()
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
         self._readmit: deque[_Row] = deque()
@@ -178,30 +170,6 @@ class MicroBatchEngine(Engine):
             for index in range(handle.request.n):
                 handle.emit(RowFinished(index, "", "aborted", 0, "the checkpoint was unloaded"))
         self._thread.join(timeout=30)
-
-    # --- tokens ------------------------------------------------------------------------------
-
-    def _pad_token_id(self) -> int:
-        for candidate in (self._tokenizer.pad_token_id, self._tokenizer.eos_token_id, 0):
-            if candidate is not None:
-                return int(candidate)
-        return 0
-
-    def _special_ids(self) -> tuple[set[int], torch.Tensor]:
-        """(ids that end a row, ids never sampled: every other special/control token)."""
-        tokenizer = self._tokenizer
-        finish: set[int] = set()
-        if tokenizer.eos_token_id is not None:
-            finish.add(int(tokenizer.eos_token_id))
-        marker = self._config.end_marker
-        if marker:
-            marker_id = tokenizer.convert_tokens_to_ids(marker)
-            known = marker_id != tokenizer.unk_token_id or tokenizer.unk_token == marker
-            if isinstance(marker_id, int) and known:
-                finish.add(marker_id)
-        vocab = int(getattr(self._model.config, "vocab_size", None) or len(tokenizer))
-        banned = sorted({int(i) for i in tokenizer.all_special_ids if 0 <= int(i) < vocab} - finish)
-        return finish, torch.tensor(banned, dtype=torch.long, device=self._device)
 
     # --- the worker thread -------------------------------------------------------------------
 
@@ -268,16 +236,16 @@ class MicroBatchEngine(Engine):
         base_seed = params.seed if params.seed is not None else secrets.randbits(62)
         rows = []
         for index in range(request.n):
-            generator = torch.Generator(device=self._device)
-            generator.manual_seed(base_seed + index)
             rows.append(
                 _Row(
                     handle=handle,
                     index=index,
                     params=params,
-                    generator=generator,
+                    sampler=RowSampler.seeded(params, row_seed(base_seed, index), self._vocab),
                     context=list(request.prompt_ids),
-                    tracker=TextTracker(self._tokenizer, params.stop, self._config.end_marker),
+                    tracker=TextTracker(
+                        self._tokenizer, params.stop, self._config.end_marker, params.banned_strings
+                    ),
                 )
             )
         self.stats.rows += len(rows)
@@ -309,26 +277,6 @@ class MicroBatchEngine(Engine):
 
     # --- batch tensors -----------------------------------------------------------------------
 
-    def _prefill(self, contexts: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        """Run the prompts (left-padded); returns (cache, attention mask, last logits)."""
-        width = max(len(c) for c in contexts)
-        ids = torch.full((len(contexts), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(contexts), width), dtype=torch.long)
-        for i, context in enumerate(contexts):
-            ids[i, width - len(context) :] = torch.tensor(context, dtype=torch.long)
-            mask[i, width - len(context) :] = 1
-        ids, mask = ids.to(self._device), mask.to(self._device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self._model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            **self._last_logits,
-        )
-        self.stats.prefills += 1
-        return out.cache, mask, out.logits[:, -1, :].float()
-
     def _admit(self, rows: list[_Row]) -> None:
         """Admit rows; out of (GPU) memory, admit half now and the rest at a later step."""
         try:
@@ -358,47 +306,20 @@ class MicroBatchEngine(Engine):
                 groups[group_key] = len(contexts)
                 contexts.append(row.context)
             order.append(groups[group_key])
-        cache, mask, logits = self._prefill(contexts)
-        if len(order) != len(contexts) or order != list(range(len(contexts))):
-            index = torch.tensor(order, device=self._device)
-            for layer in _cache_layers(cache):
-                layer.keys = layer.keys.index_select(0, index)
-                layer.values = layer.values.index_select(0, index)
-            mask, logits = mask.index_select(0, index), logits.index_select(0, index)
-        new = _Batch(rows=list(rows), cache=cache, mask=mask, positions=mask.sum(-1))
+        kv, logits = self._runner.prefill(contexts)
+        self.stats.prefills += 1
+        if order != list(range(len(contexts))):
+            kv = take(kv, order)
+            logits = logits.index_select(0, torch.tensor(order, device=logits.device))
         for row in rows:
             row.fresh = False
-        self._merge(new)
+        batch = self._batch
+        batch.kv = kv if batch.kv is None else merge(batch.kv, kv)
+        batch.rows.extend(rows)
+        self._hooks.on_active_rows(len(batch.rows))
         # The rows' first tokens come from the prefill logits.
         start = len(self._batch.rows) - len(rows)
         self._accept(list(range(start, len(self._batch.rows))), logits)
-
-    def _merge(self, new: _Batch) -> None:
-        old = self._batch
-        if not old.rows:
-            self._batch = new
-            self._hooks.on_active_rows(len(new.rows))
-            return
-        assert old.mask is not None and new.mask is not None
-        assert old.positions is not None and new.positions is not None
-        width = max(old.mask.shape[1], new.mask.shape[1])
-
-        def pad(tensor: torch.Tensor, dim_from_end: int) -> torch.Tensor:
-            missing = width - tensor.shape[-dim_from_end]
-            if missing == 0:
-                return tensor
-            spec = [0, 0] * (dim_from_end - 1) + [missing, 0]
-            return torch.nn.functional.pad(tensor, spec)
-
-        for old_layer, new_layer in zip(
-            _cache_layers(old.cache), _cache_layers(new.cache), strict=True
-        ):
-            old_layer.keys = torch.cat([pad(old_layer.keys, 2), pad(new_layer.keys, 2)])
-            old_layer.values = torch.cat([pad(old_layer.values, 2), pad(new_layer.values, 2)])
-        old.mask = torch.cat([pad(old.mask, 1), pad(new.mask, 1)])
-        old.positions = torch.cat([old.positions, new.positions])
-        old.rows.extend(new.rows)
-        self._hooks.on_active_rows(len(old.rows))
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""
@@ -409,15 +330,8 @@ class MicroBatchEngine(Engine):
             return
         if len(keep) == len(batch.rows):
             return
-        assert batch.mask is not None and batch.positions is not None
-        index = torch.tensor(keep, device=self._device)
-        mask = batch.mask.index_select(0, index)
-        first = int(mask.any(0).nonzero()[0, 0])
-        for layer in _cache_layers(batch.cache):
-            layer.keys = layer.keys.index_select(0, index)[:, :, first:, :]
-            layer.values = layer.values.index_select(0, index)[:, :, first:, :]
-        batch.mask = mask[:, first:]
-        batch.positions = batch.positions.index_select(0, index)
+        assert batch.kv is not None
+        batch.kv = take(batch.kv, keep)
         batch.rows = [batch.rows[i] for i in keep]
 
     def _decode_step(self) -> None:
@@ -429,12 +343,8 @@ class MicroBatchEngine(Engine):
             if len(rows) == 1:
                 raise
             self._free_memory()
-            # Layers the failed step reached already hold one more position: drop it.
-            assert self._batch.mask is not None
-            width = self._batch.mask.shape[1]
-            for layer in _cache_layers(self._batch.cache):
-                layer.keys = layer.keys[:, :, :width, :]
-                layer.values = layer.values[:, :, :width, :]
+            assert self._batch.kv is not None
+            drop_partial_step(self._batch.kv)
             keep = len(rows) // 2
             with self._cond:
                 self._readmit.extendleft(reversed(rows[keep:]))
@@ -443,109 +353,40 @@ class MicroBatchEngine(Engine):
 
     def _decode_together(self) -> None:
         batch = self._batch
-        assert batch.mask is not None and batch.positions is not None
-        next_ids = torch.tensor([row.context[-1] for row in batch.rows], device=self._device)
-        mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
-        out = self._model(
-            input_ids=next_ids[:, None],
-            attention_mask=mask,
-            position_ids=batch.positions[:, None],
-            cache=batch.cache,
-            use_cache=True,
-            **self._last_logits,
-        )
-        batch.mask = mask
-        batch.cache = out.cache
-        batch.positions = batch.positions + 1
+        assert batch.kv is not None
+        logits = self._runner.decode(batch.kv, [row.context[-1] for row in batch.rows])
         self.stats.steps += 1
         self.stats.max_rows_in_step = max(self.stats.max_rows_in_step, len(batch.rows))
         self._hooks.on_step(len(batch.rows))
-        self._accept(list(range(len(batch.rows))), out.logits[:, -1, :].float())
+        self._accept(list(range(len(batch.rows))), logits)
 
-    # --- choosing tokens ---------------------------------------------------------------------
-
-    def _choose(self, rows: list[_Row], logits: torch.Tensor) -> list[int | None]:
-        """One token per row, each with its own penalty, temperature, top-k, top-p and seed.
-
-        None for a row whose choice failed: that row ends with an error, the others go on."""
-        for i, row in enumerate(rows):
-            penalty = row.params.repetition_penalty
-            if penalty != 1.0:
-                seen = torch.tensor(sorted(set(row.context)), device=logits.device)
-                scores = logits[i, seen]
-                logits[i, seen] = torch.where(scores < 0, scores * penalty, scores / penalty)
-        if self._banned_ids.numel():
-            logits[:, self._banned_ids] = float("-inf")
-        logits = _finite(logits)
-        # Below the floor the API allows, a temperature would overflow float32: greedy instead.
-        greedy = [row.params.temperature < MIN_TEMPERATURE for row in rows]
-        choices: list[int | None] = [int(c) for c in logits.argmax(-1).tolist()]
-        if not all(greedy):
-            self._sample_rows(rows, greedy, logits, choices)
-        # A row whose every score is -inf (or NaN) has nothing to choose: it ends with an error.
-        return [
-            None if c is None or not bool(logits[i, c].isfinite()) else c
-            for i, c in enumerate(choices)
-        ]
-
-    def _sample_rows(
-        self, rows: list[_Row], greedy: list[bool], logits: torch.Tensor, choices: list[int | None]
-    ) -> None:
-        temperature = torch.tensor(
-            [1.0 if g else row.params.temperature for g, row in zip(greedy, rows, strict=True)],
-            device=logits.device,
-        )
-        scaled = _finite(logits / temperature[:, None])
-        probs = torch.softmax(scaled, dim=-1)
-        # Sorting the whole vocabulary for top-p costs ~10x a top-k of a few hundred: sample
-        # within the top _SHORTLIST whenever that provably holds the row's whole nucleus.
-        shortlist = min(_SHORTLIST, scaled.shape[-1])
-        top_values, top_ids = scaled.topk(shortlist, dim=-1)
-        usable = probs.isfinite().all(-1) & (probs.sum(-1) > 0)
-        for i, row in enumerate(rows):
-            if greedy[i] or not usable[i]:
-                continue  # a row whose scores overflowed at its temperature: its greedy choice
-            try:
-                choices[i] = self._sample_row(row, scaled[i], probs[i], top_values[i], top_ids[i])
-            except Exception:
-                log.exception("choosing a token failed for one row")
-                choices[i] = None
-
-    @staticmethod
-    def _sample_row(
-        row: _Row,
-        scaled: torch.Tensor,
-        probs: torch.Tensor,
-        top_values: torch.Tensor,
-        top_ids: torch.Tensor,
-    ) -> int:
-        """Top-k, then top-p (nucleus) over what top-k kept, then a draw with the row's seed."""
-        top_k, top_p = row.params.top_k, row.params.top_p
-        if top_k == 0 and top_p >= 1.0:
-            return int(torch.multinomial(probs, 1, generator=row.generator))
-        shortlist = top_values.shape[0]
-        ranks = torch.arange(shortlist, device=scaled.device)
-        if 0 < top_k <= shortlist:
-            candidates = torch.softmax(top_values.masked_fill(ranks >= top_k, float("-inf")), -1)
-            ids = top_ids
-        elif top_k == 0 and float(probs[top_ids].sum()) >= top_p:
-            candidates, ids = probs[top_ids], top_ids
-        else:  # the nucleus may reach past the shortlist: sort everything
-            ordered, ids = scaled.sort(descending=True)
-            if top_k > 0:
-                ordered = ordered.masked_fill(
-                    torch.arange(ordered.shape[0], device=scaled.device) >= top_k, float("-inf")
-                )
-            candidates = torch.softmax(ordered, -1)
-        outside = (candidates.cumsum(-1) - candidates) >= top_p
-        candidates = candidates.masked_fill(outside, 0.0)
-        pick = torch.multinomial(candidates, 1, generator=row.generator)
-        return int(ids[pick])
+    def _took_back_banned(self, row: _Row) -> bool:
+        """If a banned string just completed, take the row back to before the token that began
+        it, ban that token there and prefill the row again (or, out of tries, end it there)."""
+        start = row.tracker.banned_start()
+        if start is None:
+            return False
+        kept = min(row.tracker.tokens_before(start), len(row.sampler.generated) - 1)
+        dropped = len(row.sampler.generated) - kept
+        culprit = row.sampler.generated[kept]
+        row.tracker = row.tracker.rewound(kept)
+        row.generated = kept
+        row.rewinds += 1
+        if row.rewinds > _MAX_REWINDS or dropped >= len(row.context):
+            self._finish(row, "stop")
+            return True
+        row.context = row.context[:-dropped]
+        row.sampler.rewind(kept, culprit)
+        with self._cond:
+            self._readmit.append(row)
+        return True
 
     def _accept(self, indices: list[int], logits: torch.Tensor) -> None:
         """Give each of these batch rows its next token; drop the rows that end or slide."""
         rows = [self._batch.rows[i] for i in indices]
-        tokens = self._choose(rows, logits)
+        samplers = [row.sampler for row in rows]
+        contexts = [row.context for row in rows]
+        tokens = choose_tokens(samplers, contexts, logits, self._vocab.special_ids)
         chosen = sum(token is not None for token in tokens)
         self.stats.generated_tokens += chosen
         self._hooks.on_tokens(chosen)
@@ -559,10 +400,13 @@ class MicroBatchEngine(Engine):
                 leaving.add(batch_index)
                 continue
             row.generated += 1
-            reason: FinishReason | None = "end" if token in self._finish_ids else None
+            reason: FinishReason | None = "end" if token in self._vocab.finish_ids else None
             if reason is None:
                 row.context.append(token)
                 row.tracker.add(token)
+                if row.params.banned_strings and self._took_back_banned(row):
+                    leaving.add(batch_index)
+                    continue
                 reason = row.tracker.reason
                 if reason is None and row.generated >= row.params.max_new_tokens:
                     reason = "length"

@@ -11,7 +11,7 @@ import torch
 
 from core.controls import Genre, Task, control_tokens
 from core.manifest import CheckpointManifest
-from model_server.engine import EngineRequest, QueueFullError, RowParams, TextDelta
+from model_server.engine import EngineRequest, QueueFullError, RowParams, TextDelta, sampling
 from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
 from model_server.quantization import LoadedWeights
 from tests.serving import wait_until
@@ -287,14 +287,14 @@ async def test_a_poisoned_row_does_not_fail_the_rows_sharing_its_batch(make_engi
 async def test_a_failure_choosing_one_rows_token_fails_that_row_only(
     make_engine, prompt_ids, monkeypatch
 ):
-    real = MicroBatchEngine._sample_row
+    real = sampling._sample_row
 
-    def fails_for_seed_666(row: Any, *args: Any) -> int:
-        if row.params.seed == 666:
+    def fails_for_seed_666(sampler: Any, *args: Any) -> int:
+        if sampler.params.seed == 666:
             raise RuntimeError("sampler bug")
-        return real(row, *args)
+        return real(sampler, *args)
 
-    monkeypatch.setattr(MicroBatchEngine, "_sample_row", staticmethod(fails_for_seed_666))
+    monkeypatch.setattr(sampling, "_sample_row", fails_for_seed_666)
     engine = make_engine(batch_wait_ms=50)
     seeded_alone = (await run(engine, prompt_ids, **SEEDED))[0]
     broken, seeded = await asyncio.gather(

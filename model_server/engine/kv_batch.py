@@ -1,0 +1,126 @@
+"""The KV batch: the running rows' key/value cache, attention mask and positions.
+
+Pure tensor operations, no threads and no knowledge of requests: the scheduler keeps its rows in
+the same order as the batch's rows. Rows are left-padded, so row i's cached tokens are the last
+mask[i].sum() columns; a row that joins later is padded on the left to the batch's width.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class KVBatch:
+    cache: Any  # a transformers Cache whose layers hold keys/values [rows, heads, positions, dim]
+    mask: torch.Tensor  # [rows, cached positions], 0 on left padding
+    positions: torch.Tensor  # [rows], position id of the next token fed
+
+    @property
+    def rows(self) -> int:
+        return int(self.mask.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.mask.shape[1])
+
+
+def _layers(cache: Any) -> list[Any]:
+    return list(cache.layers)
+
+
+def take(batch: KVBatch, index: list[int]) -> KVBatch:
+    """The batch made of these rows, in this order (a row may repeat); the rest is dropped, and
+    so are cache columns that are padding for every row kept."""
+    device = batch.mask.device
+    picked = torch.tensor(index, device=device)
+    mask = batch.mask.index_select(0, picked)
+    first = int(mask.any(0).nonzero()[0, 0]) if mask.any() else 0
+    for layer in _layers(batch.cache):
+        layer.keys = layer.keys.index_select(0, picked)[:, :, first:, :]
+        layer.values = layer.values.index_select(0, picked)[:, :, first:, :]
+    return KVBatch(batch.cache, mask[:, first:], batch.positions.index_select(0, picked))
+
+
+def _pad_left(tensor: torch.Tensor, width: int, dim_from_end: int) -> torch.Tensor:
+    missing = width - tensor.shape[-dim_from_end]
+    if missing == 0:
+        return tensor
+    spec = [0, 0] * (dim_from_end - 1) + [missing, 0]
+    return torch.nn.functional.pad(tensor, spec)
+
+
+def merge(old: KVBatch, new: KVBatch) -> KVBatch:
+    """old's rows followed by new's, both left-padded to the wider of the two."""
+    width = max(old.width, new.width)
+    for old_layer, new_layer in zip(_layers(old.cache), _layers(new.cache), strict=True):
+        old_layer.keys = torch.cat(
+            [_pad_left(old_layer.keys, width, 2), _pad_left(new_layer.keys, width, 2)]
+        )
+        old_layer.values = torch.cat(
+            [_pad_left(old_layer.values, width, 2), _pad_left(new_layer.values, width, 2)]
+        )
+    mask = torch.cat([_pad_left(old.mask, width, 1), _pad_left(new.mask, width, 1)])
+    return KVBatch(old.cache, mask, torch.cat([old.positions, new.positions]))
+
+
+def drop_partial_step(batch: KVBatch) -> None:
+    """After a decode step that failed half-way (out of memory), the layers it reached hold one
+    position more than the mask: drop it so the batch is consistent again."""
+    for layer in _layers(batch.cache):
+        layer.keys = layer.keys[:, :, : batch.width, :]
+        layer.values = layer.values[:, :, : batch.width, :]
+
+
+class BatchModel:
+    """Runs the model over a KV batch: prefill new prompts, decode one token for every row."""
+
+    def __init__(self, model: Any, pad_id: int) -> None:
+        self.model = model
+        self.pad_id = pad_id
+        self.device = next(model.parameters()).device
+        # Only the last position's logits are needed: [rows, prompt, vocab] would be gigabytes.
+        accepts = inspect.signature(model.forward).parameters
+        self._last_logits: dict[str, int] = (
+            {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+        )
+
+    def prefill(self, contexts: list[list[int]]) -> tuple[KVBatch, torch.Tensor]:
+        """Run the prompts (left-padded); returns their batch and last logits [rows, vocab]."""
+        width = max(len(c) for c in contexts)
+        ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for i, context in enumerate(contexts):
+            ids[i, width - len(context) :] = torch.tensor(context, dtype=torch.long)
+            mask[i, width - len(context) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **self._last_logits,
+        )
+        return KVBatch(out.cache, mask, mask.sum(-1)), out.logits[:, -1, :].float()
+
+    def decode(self, batch: KVBatch, next_ids: list[int]) -> torch.Tensor:
+        """Feed one token per row; the batch grows by one position. Returns logits [rows, vocab]."""
+        mask = torch.cat([batch.mask, batch.mask.new_ones((batch.rows, 1))], dim=1)
+        out = self.model(
+            input_ids=torch.tensor(next_ids, device=self.device)[:, None],
+            attention_mask=mask,
+            position_ids=batch.positions[:, None],
+            cache=batch.cache,
+            use_cache=True,
+            **self._last_logits,
+        )
+        batch.mask = mask
+        batch.cache = out.cache
+        batch.positions = batch.positions + 1
+        logits: torch.Tensor = out.logits[:, -1, :].float()
+        return logits
