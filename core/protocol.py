@@ -9,7 +9,7 @@ OpenAI-compatible models ignore unknown fields, as OpenAI clients send many.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -195,7 +195,8 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    prompt: str | list[str] = Field(max_length=64)
+    # The bound is on the list of prompts (a batch), not on a prompt's characters.
+    prompt: str | Annotated[list[str], Field(max_length=64)]
     max_tokens: int = Field(16, ge=1, le=100_000)
     temperature: float = Field(1.0, ge=0.0, le=10.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
