@@ -214,19 +214,24 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
         "warning",
     ]
     process = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    wait_healthy(process, f"http://127.0.0.1:{port}/health")
+    return process
+
+
+def wait_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float = 300) -> None:
+    """Wait until GET url answers 200; stop the process and exit when it dies or never does."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the server exited with code {process.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     process.terminate()
-    raise SystemExit("the server did not become healthy within 300 s")
+    raise SystemExit(f"the server did not answer {url} within {timeout_s:.0f} s")
 
 
 def plot(report: Report, path: Path) -> None:
