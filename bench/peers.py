@@ -158,9 +158,18 @@ def run_peer(peer: str, args: argparse.Namespace, command: Path | None) -> list[
                 f"failures {level.failures}"
             )
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        stop(process)
     return levels
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """uvicorn waits for requests in flight on SIGTERM: give it 20 s, then kill."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def ratios(levels: list[PeerLevel]) -> dict[str, float]:
