@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from core.manifest import CheckpointManifest
 from model_server.engine import EngineRequest, RowParams
 from model_server.engine.prefix_cache import PrefixCache
 from model_server.quantization import LoadedWeights
+from tests.serving import metric_value
 
 GREEDY = {"max_new_tokens": 24, "temperature": 0.0}
 SEEDED = {"max_new_tokens": 24, "temperature": 1.0, "top_p": 0.9, "seed": 1234}
@@ -139,3 +141,18 @@ async def test_eviction_under_load_never_corrupts_a_running_row(
     assert stats.prefix_cache_bytes <= int(len(prompts[0]) * per_token * 1.5)
     assert [first.finished[0].text] + [r[0].text for r in rest] == expected
     assert [r[0].text for r in again] == expected
+
+
+async def test_metrics_count_the_story_turns_served_from_the_cache(client: httpx.AsyncClient):
+    story = "The lighthouse keeper counted the ships. The fog came in from the sea at night."
+    body = {"model": "tiny", "max_tokens": 12, "temperature": 0}
+    first = (await client.post("/v1/completions", json={**body, "prompt": story})).json()
+    follow_up = story + first["choices"][0]["text"] + " Then someone knocked."
+    second = await client.post("/v1/completions", json={**body, "prompt": follow_up})
+    assert second.status_code == 200, second.text
+    metrics = (await client.get("/metrics")).text
+    assert metric_value(metrics, "campfire_prefix_cache_hits_total", checkpoint="tiny") == 1
+    assert metric_value(metrics, "campfire_prefix_cache_misses_total", checkpoint="tiny") == 1
+    reused = metric_value(metrics, "campfire_prefix_cache_reused_tokens_total", checkpoint="tiny")
+    assert reused >= first["usage"]["prompt_tokens"]
+    assert metric_value(metrics, "campfire_prefix_cache_bytes", checkpoint="tiny") > 0
