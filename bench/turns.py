@@ -62,9 +62,17 @@ def make_story(folder: Path, tokens: int, number: int) -> str:
     return " ".join(parts)
 
 
-async def first_token(http: httpx.AsyncClient, model: str, prompt: str) -> tuple[float, str]:
+async def first_token(
+    http: httpx.AsyncClient, model: str, prompt: str, max_tokens: int
+) -> tuple[float, str]:
     """Seconds to the first streamed text, and the whole text."""
-    body = {"model": model, "prompt": prompt, "max_tokens": 48, "temperature": 0, "stream": True}
+    body = {
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+    }
     started = time.perf_counter()
     first: float | None = None
     text = ""
@@ -80,15 +88,19 @@ async def first_token(http: httpx.AsyncClient, model: str, prompt: str) -> tuple
     return (first if first is not None else float("nan")), text
 
 
-async def measure(url: str, model: str, stories: list[str]) -> dict[str, list[float]]:
+async def measure(
+    url: str, model: str, stories: list[str], answer_tokens: int
+) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {"short": [], "cold": [], "next": []}
-    async with httpx.AsyncClient(base_url=url, timeout=600) as http:
-        await first_token(http, model, "Once upon a time")  # warm-up
+    async with httpx.AsyncClient(base_url=url, timeout=900) as http:
+        await first_token(http, model, "Once upon a time", 4)  # warm-up
         for story in stories:
-            found["short"].append((await first_token(http, model, SHORT))[0])
-            cold, answer = await first_token(http, model, story)
+            found["short"].append((await first_token(http, model, SHORT, answer_tokens))[0])
+            cold, answer = await first_token(http, model, story, answer_tokens)
             found["cold"].append(cold)
-            found["next"].append((await first_token(http, model, story + answer + NEW_LINE))[0])
+            follow_up = story + answer + NEW_LINE
+            found["next"].append((await first_token(http, model, follow_up, answer_tokens))[0])
+            print(", ".join(f"{name} {values[-1]:.2f} s" for name, values in found.items()))
     return found
 
 
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quant", default="none")
     parser.add_argument("--story-tokens", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--answer-tokens", type=int, default=32)
     parser.add_argument("--prefix-cache-mb", type=int, default=256)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
@@ -112,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start_server(args, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        found = asyncio.run(measure(url, args.checkpoint, stories))
+        found = asyncio.run(measure(url, args.checkpoint, stories, args.answer_tokens))
         metrics = httpx.get(f"{url}/metrics").text
     finally:
         stop(server)
