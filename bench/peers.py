@@ -17,20 +17,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.serve import PROMPTS, percentile, start_server, wait_healthy
-from tests.serving import free_port
+from bench.serve import (
+    PROMPTS,
+    checkpoint_folder,
+    percentile,
+    server_arguments,
+    start_server,
+    wait_started,
+    write_report,
+)
+from tests.serving import free_port, stop_process
 
 PEERS = ("campfire", "transformers", "transformers-cb")
 TORCH_WHEEL = "torch==2.13.0"  # the local CPU wheel (DESIGN.md): any other spec pulls CUDA
@@ -81,7 +88,7 @@ def start_transformers_serve(
         argv.append("--continuous-batching")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
     process = subprocess.Popen([*argv, str(folder.resolve())], env=env)
-    wait_healthy(process, f"http://127.0.0.1:{port}/v1/models")
+    wait_started(process, f"http://127.0.0.1:{port}", "/v1/models")
     return process
 
 
@@ -158,18 +165,8 @@ def run_peer(peer: str, args: argparse.Namespace, command: Path | None) -> list[
                 f"failures {level.failures}"
             )
     finally:
-        stop(process)
+        stop_process(process)
     return levels
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """uvicorn waits for requests in flight on SIGTERM: give it 20 s, then kill."""
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def ratios(levels: list[PeerLevel]) -> dict[str, float]:
@@ -207,17 +204,13 @@ def plot(report: PeersReport, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     import transformers
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
-    parser.add_argument("--quant", default="none", help="Campfire's --quant")
+    parser = server_arguments(__doc__)
     parser.add_argument("--clients", default="1,4,8,16", help="comma-separated concurrency levels")
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--peers", default=",".join(PEERS), help=f"any of {', '.join(PEERS)}")
     parser.add_argument("--venv", type=Path, default=Path(".cache/peers-venv"))
     parser.add_argument("--quick", action="store_true", help="1 and 4 clients, 16 tokens: smoke")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.clients.split(",")]
     if args.quick:
@@ -226,12 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         parser.error(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
-    folder = args.checkpoints / args.checkpoint
-    if not folder.is_dir():
-        print(
-            f"bench: no checkpoint at {folder}; run `campfire-models install-default` first",
-            file=sys.stderr,
-        )
+    folder = checkpoint_folder(args)
+    if folder is None:
         return 2
     command = None
     if any(p != "campfire" for p in peers):
@@ -247,11 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     report.ratios = ratios(report.levels)
     for name, ratio in report.ratios.items():
         print(f"{name}: x{ratio:.2f}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"peers-{args.checkpoint}-{time.strftime('%Y%m%d-%H%M%S')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-    plot(report, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.json and .png")
+    write_report(args.out / f"peers-{args.checkpoint}", report, plot)
     return 0
 
 

@@ -22,13 +22,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.serving import free_port
+from tests.serving import free_port, stop_process, wait_for_health
 
 PROMPTS = [
     ("horror", "A knock at the door at midnight, though nobody lives within ten miles."),
@@ -227,24 +228,17 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
         "warning",
     ]
     process = subprocess.Popen(command, env=env)
-    wait_healthy(process, f"http://127.0.0.1:{port}/health")
+    wait_started(process, f"http://127.0.0.1:{port}")
     return process
 
 
-def wait_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float = 300) -> None:
-    """Wait until GET url answers 200; stop the process and exit when it dies or never does."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit(f"the server did not answer {url} within {timeout_s:.0f} s")
+def wait_started(process: subprocess.Popen[bytes], url: str, path: str = "/health") -> None:
+    """Wait (300 s at most) until GET url+path answers 200; stop the server if it never does."""
+    try:
+        wait_for_health(url, timeout=300, process=process, path=path)
+    except (RuntimeError, TimeoutError) as exc:
+        stop_process(process)
+        raise SystemExit(f"bench: {exc}") from None
 
 
 def plot(report: Report, path: Path) -> None:
@@ -274,28 +268,30 @@ def plot(report: Report, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def server_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every server benchmark shares: which checkpoint, quantization, output."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
-    parser.add_argument("--quant", default="none")
+    parser.add_argument("--quant", default="none", help="campfire-server's --quant")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = server_arguments(__doc__)
     parser.add_argument("--clients", default="1,4,8,16", help="comma-separated concurrency levels")
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--baseline-requests", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 and 4 clients, 16 tokens: smoke")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",")]
     if args.quick:
         levels, args.max_new_tokens, args.baseline_requests = [1, 4], 16, 2
         args.requests_per_client = 1
-    folder = args.checkpoints / args.checkpoint
-    if not folder.is_dir():
-        print(
-            f"bench: no checkpoint at {folder}; run `campfire-models install-default` first",
-            file=sys.stderr,
-        )
+    folder = checkpoint_folder(args)
+    if folder is None:
         return 2
     print(f"baseline: transformers generate, {args.baseline_requests} requests one by one...")
     base_tps, base_tokens = baseline(folder, args.baseline_requests, args.max_new_tokens)
@@ -350,14 +346,31 @@ def main(argv: list[str] | None = None) -> int:
             f"x{report.n3_over_n1_per_step:.2f})"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"serve-{args.checkpoint}-{time.strftime('%Y%m%d-%H%M%S')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-    plot(report, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.json and .png")
+        stop_process(server)
+    write_report(args.out / f"serve-{args.checkpoint}", report, plot)
     return 0
+
+
+def checkpoint_folder(args: argparse.Namespace) -> Path | None:
+    """The checkpoint folder the options name, or None (said on stderr) when it is missing."""
+    folder: Path = args.checkpoints / args.checkpoint
+    if folder.is_dir():
+        return folder
+    print(
+        f"bench: no checkpoint at {folder}; run `campfire-models install-default` first",
+        file=sys.stderr,
+    )
+    return None
+
+
+def write_report(stem: Path, report: Any, plot: Callable[[Any, Path], None] | None) -> None:
+    """stem-<time>.json (and .png when there is a plot), folders made as needed."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    path = stem.with_name(f"{stem.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    path.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    if plot is not None:
+        plot(report, path.with_suffix(".png"))
+    print(f"wrote {path}" + (" and .png" if plot is not None else ""))
 
 
 if __name__ == "__main__":

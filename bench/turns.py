@@ -16,22 +16,26 @@ server's prefix-cache counters; writes JSON to bench/results/. The same run with
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.peers import stop
-from bench.serve import PROMPTS, start_server
-from tests.serving import free_port, metric_value
+from bench.serve import (
+    PROMPTS,
+    checkpoint_folder,
+    server_arguments,
+    start_server,
+    write_report,
+)
+from tests.serving import free_port, metric_value, stop_process
 
 SHORT = "The ship's AI wakes you up two hundred years early, and the stars are wrong."
 NEW_LINE = "\n\nThen Mara lit the lamp and opened the cellar door."
@@ -105,19 +109,14 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
-    parser.add_argument("--quant", default="none")
+    parser = server_arguments(__doc__)
     parser.add_argument("--story-tokens", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--answer-tokens", type=int, default=32)
     parser.add_argument("--prefix-cache-mb", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
-    folder = args.checkpoints / args.checkpoint
-    if not folder.is_dir():
-        print(f"bench: no checkpoint at {folder}; run `campfire-models install-default` first")
+    folder = checkpoint_folder(args)
+    if folder is None:
         return 2
     stories = [make_story(folder, args.story_tokens, i) for i in range(args.repeats)]
     os.environ["CAMPFIRE_PREFIX_CACHE_MB"] = str(args.prefix_cache_mb)
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         found = asyncio.run(measure(url, args.checkpoint, stories, args.answer_tokens))
         metrics = httpx.get(f"{url}/metrics").text
     finally:
-        stop(server)
+        stop_process(server)
     median: dict[str, Any] = {name: statistics.median(values) for name, values in found.items()}
     report = TurnsReport(
         checkpoint=args.checkpoint,
@@ -153,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         f"prefix cache: {report.prefix_cache_hits:.0f} hits, "
         f"{report.prefix_cache_reused_tokens:.0f} tokens reused"
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"turns-{args.checkpoint}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(asdict(report), indent=2) + "\n")
-    print(f"wrote {path}")
+    write_report(args.out / f"turns-{args.checkpoint}", report, None)
     return 0
 
 
