@@ -22,13 +22,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.serving import free_port
+from tests.serving import free_port, stop_process, wait_for_health
 
 PROMPTS = [
     ("horror", "A knock at the door at midnight, though nobody lives within ten miles."),
@@ -74,6 +75,9 @@ class Report:
     n1_wall_s: float = 0.0
     n3_wall_s: float = 0.0
     n3_over_n1: float = 0.0
+    # Wall time per decode step (the longest candidate's tokens): n=3 waits for its longest of
+    # three answers, n=1 for one answer, which may stop sooner; this compares equal work.
+    n3_over_n1_per_step: float = 0.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,15 +147,25 @@ async def drive(
     return wall, [r for results in per for r in results], failures
 
 
-async def candidates_wall(url: str, max_new_tokens: int, n: int, repeats: int = 2) -> float:
-    walls = []
+async def candidates_walls(
+    url: str, max_new_tokens: int, repeats: int = 3
+) -> dict[int, tuple[float, float]]:
+    """n=1 and n=3 alternately with the same seeds: median (wall s, wall s per longest-answer
+    token) for each."""
+    walls: dict[int, list[float]] = {1: [], 3: []}
+    per_step: dict[int, list[float]] = {1: [], 3: []}
     async with httpx.AsyncClient(base_url=url, timeout=600) as http:
         for i in range(repeats):
-            body = request_body(i, max_new_tokens, n=n, stream=False)
-            started = time.perf_counter()
-            (await http.post("/v1/generate", json=body)).raise_for_status()
-            walls.append(time.perf_counter() - started)
-    return statistics.median(walls)
+            for n in (1, 3):
+                body = request_body(i, max_new_tokens, n=n, stream=False)
+                started = time.perf_counter()
+                response = await http.post("/v1/generate", json=body)
+                response.raise_for_status()
+                wall = time.perf_counter() - started
+                longest = max(c["tokens"] for c in response.json()["candidates"])
+                walls[n].append(wall)
+                per_step[n].append(wall / max(1, longest))
+    return {n: (statistics.median(walls[n]), statistics.median(per_step[n])) for n in walls}
 
 
 def baseline(folder: Path, requests: int, max_new_tokens: int) -> tuple[float, int]:
@@ -214,19 +228,17 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
         "warning",
     ]
     process = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("the server did not become healthy within 300 s")
+    wait_started(process, f"http://127.0.0.1:{port}")
+    return process
+
+
+def wait_started(process: subprocess.Popen[bytes], url: str, path: str = "/health") -> None:
+    """Wait (300 s at most) until GET url+path answers 200; stop the server if it never does."""
+    try:
+        wait_for_health(url, timeout=300, process=process, path=path)
+    except (RuntimeError, TimeoutError) as exc:
+        stop_process(process)
+        raise SystemExit(f"bench: {exc}") from None
 
 
 def plot(report: Report, path: Path) -> None:
@@ -256,28 +268,30 @@ def plot(report: Report, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def server_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every server benchmark shares: which checkpoint, quantization, output."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
-    parser.add_argument("--quant", default="none")
+    parser.add_argument("--quant", default="none", help="campfire-server's --quant")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = server_arguments(__doc__)
     parser.add_argument("--clients", default="1,4,8,16", help="comma-separated concurrency levels")
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--baseline-requests", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 and 4 clients, 16 tokens: smoke")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",")]
     if args.quick:
         levels, args.max_new_tokens, args.baseline_requests = [1, 4], 16, 2
         args.requests_per_client = 1
-    folder = args.checkpoints / args.checkpoint
-    if not folder.is_dir():
-        print(
-            f"bench: no checkpoint at {folder}; run `campfire-models install-default` first",
-            file=sys.stderr,
-        )
+    folder = checkpoint_folder(args)
+    if folder is None:
         return 2
     print(f"baseline: transformers generate, {args.baseline_requests} requests one by one...")
     base_tps, base_tokens = baseline(folder, args.baseline_requests, args.max_new_tokens)
@@ -322,22 +336,41 @@ def main(argv: list[str] | None = None) -> int:
                 f"p95 {level.latency_p95_s:.2f} s, first token p50 "
                 f"{level.first_token_p50_s or float('nan'):.2f} s, failures {failures}"
             )
-        report.n1_wall_s = asyncio.run(candidates_wall(url, args.max_new_tokens, 1))
-        report.n3_wall_s = asyncio.run(candidates_wall(url, args.max_new_tokens, 3))
+        walls = asyncio.run(candidates_walls(url, args.max_new_tokens))
+        report.n1_wall_s, report.n3_wall_s = walls[1][0], walls[3][0]
         report.n3_over_n1 = report.n3_wall_s / report.n1_wall_s
+        report.n3_over_n1_per_step = walls[3][1] / walls[1][1]
         print(
             f"n=3 vs n=1: {report.n3_wall_s:.2f} s vs {report.n1_wall_s:.2f} s "
-            f"(x{report.n3_over_n1:.2f})"
+            f"(x{report.n3_over_n1:.2f}; per step of the longest answer "
+            f"x{report.n3_over_n1_per_step:.2f})"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"serve-{args.checkpoint}-{time.strftime('%Y%m%d-%H%M%S')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-    plot(report, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.json and .png")
+        stop_process(server)
+    write_report(args.out / f"serve-{args.checkpoint}", report, plot)
     return 0
+
+
+def checkpoint_folder(args: argparse.Namespace) -> Path | None:
+    """The checkpoint folder the options name, or None (said on stderr) when it is missing."""
+    folder: Path = args.checkpoints / args.checkpoint
+    if folder.is_dir():
+        return folder
+    print(
+        f"bench: no checkpoint at {folder}; run `campfire-models install-default` first",
+        file=sys.stderr,
+    )
+    return None
+
+
+def write_report(stem: Path, report: Any, plot: Callable[[Any, Path], None] | None) -> None:
+    """stem-<time>.json (and .png when there is a plot), folders made as needed."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    path = stem.with_name(f"{stem.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    path.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    if plot is not None:
+        plot(report, path.with_suffix(".png"))
+    print(f"wrote {path}" + (" and .png" if plot is not None else ""))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ OpenAI-compatible models ignore unknown fields, as OpenAI clients send many.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 

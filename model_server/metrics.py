@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
@@ -55,6 +57,46 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+        self.prefix_cache_hits = Counter(
+            "campfire_prefix_cache_hits",
+            "Prompts that reused the cached keys/values of a recent prompt or answer",
+            ["checkpoint"],
+            registry=self.registry,
+        )
+        self.prefix_cache_misses = Counter(
+            "campfire_prefix_cache_misses",
+            "Prompts prefilled from scratch",
+            ["checkpoint"],
+            registry=self.registry,
+        )
+        self.prefix_cache_reused_tokens = Counter(
+            "campfire_prefix_cache_reused_tokens",
+            "Prompt tokens not prefilled again thanks to the prefix cache",
+            ["checkpoint"],
+            registry=self.registry,
+        )
+        self.prefix_cache_bytes = Gauge(
+            "campfire_prefix_cache_bytes",
+            "Memory held by the prefix cache",
+            ["checkpoint"],
+            registry=self.registry,
+        )
+
+    def prefix_lookup(self, checkpoint: str) -> Callable[[int], None]:
+        """The engine hook: one prefix-cache lookup that reused this many tokens (0: a miss)."""
+        hits = self.prefix_cache_hits.labels(checkpoint)
+        misses = self.prefix_cache_misses.labels(checkpoint)
+        reused = self.prefix_cache_reused_tokens.labels(checkpoint)
+
+        def observe(tokens: int) -> None:
+            if tokens:
+                hits.inc()
+                reused.inc(tokens)
+            else:
+                misses.inc()
+
+        return observe
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -33,6 +33,9 @@ class ServerSettings(BaseSettings):
     batch_wait_ms: float = Field(5.0, ge=0, le=1000)
     max_batch_size: int = Field(16, ge=1, le=256)
     max_queue: int = Field(64, ge=1, le=10_000, description="requests waiting; more get a 503")
+    prefix_cache_mb: int = Field(
+        256, ge=0, le=1_000_000, description="KV of recent prompts per checkpoint (0: off)"
+    )
     max_new_tokens: int = Field(1024, ge=1, le=100_000, description="cap per request")
     max_n: int = Field(8, ge=1, le=64, description="cap on candidates per request")
     max_input_chars: int = Field(20_000, ge=1, le=100_000, description="context + prefix")

@@ -35,6 +35,8 @@ def microbatch_engines(settings: ServerSettings, metrics: ServerMetrics) -> Engi
             on_queue_depth=metrics.queue_depth.labels(name).set,
             on_tokens=metrics.generated_tokens.labels(name).inc,
             on_active_rows=metrics.active_rows.labels(name).set,
+            on_prefix_lookup=metrics.prefix_lookup(name),
+            on_prefix_cache_bytes=metrics.prefix_cache_bytes.labels(name).set,
         )
         config = EngineConfig(
             context_window=manifest.context_window,
@@ -42,6 +44,7 @@ def microbatch_engines(settings: ServerSettings, metrics: ServerMetrics) -> Engi
             batch_wait_ms=settings.batch_wait_ms,
             max_batch_size=settings.max_batch_size,
             max_queue=settings.max_queue,
+            prefix_cache_bytes=settings.prefix_cache_mb * 2**20,
         )
         return MicroBatchEngine(weights.model, weights.tokenizer, config, hooks)
 

@@ -86,16 +86,27 @@ def wait_for_health(
     timeout: float = 120,
     headers: dict[str, str] | None = None,
     process: subprocess.Popen[bytes] | None = None,
+    path: str = "/health",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the server exited with code {process.returncode}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", headers=headers, timeout=2).status_code == 200:
+            if httpx.get(f"{url}{path}", headers=headers, timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"{url}/health did not answer 200 within {timeout:.0f} s")
+    raise TimeoutError(f"{url}{path} did not answer 200 within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn waits for requests in flight), then SIGKILL after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def server_command(port: int, checkpoints: Path, checkpoint: str) -> list[str]:
@@ -139,12 +150,7 @@ def run_server_process(
         wait_for_health(url, timeout=timeout, headers=headers, process=process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:

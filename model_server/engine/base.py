@@ -97,6 +97,9 @@ class EngineStats:
     max_rows_in_step: int = 0
     generated_tokens: int = 0
     window_slides: int = 0
+    prefix_hits: int = 0  # prompts that reused a cached prefix
+    prefix_reused_tokens: int = 0  # prompt tokens not prefilled thanks to it
+    prefix_cache_bytes: int = 0
 
 
 class RequestHandle:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from transformers import DynamicCache
+
+from model_server.engine.prefix_cache import LayerKV, PrefixHit, plan_reuse, stack_hits
 
 
 @dataclass
@@ -68,6 +71,18 @@ def merge(old: KVBatch, new: KVBatch) -> KVBatch:
     return KVBatch(old.cache, mask, torch.cat([old.positions, new.positions]))
 
 
+def row_kv(batch: KVBatch, row: int) -> LayerKV:
+    """Copies of one row's cached keys and values (its last mask[row].sum() columns)."""
+    count = int(batch.mask[row].sum())
+    return [
+        (
+            layer.keys[row, :, batch.width - count :].clone(),
+            layer.values[row, :, batch.width - count :].clone(),
+        )
+        for layer in _layers(batch.cache)
+    ]
+
+
 def drop_partial_step(batch: KVBatch) -> None:
     """After a decode step that failed half-way (out of memory), the layers it reached hold one
     position more than the mask: drop it so the batch is consistent again."""
@@ -89,21 +104,37 @@ class BatchModel:
             {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
         )
 
-    def prefill(self, contexts: list[list[int]]) -> tuple[KVBatch, torch.Tensor]:
-        """Run the prompts (left-padded); returns their batch and last logits [rows, vocab]."""
-        width = max(len(c) for c in contexts)
-        ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(contexts), width), dtype=torch.long)
-        for i, context in enumerate(contexts):
-            ids[i, width - len(context) :] = torch.tensor(context, dtype=torch.long)
-            mask[i, width - len(context) :] = 1
+    def prefill(
+        self, contexts: list[list[int]], hits: list[PrefixHit | None] | None = None
+    ) -> tuple[KVBatch, torch.Tensor]:
+        """Run the prompts (left-padded) past the cached prefixes in hits; returns their batch
+        and last logits [rows, vocab]."""
+        hits = hits or [None] * len(contexts)
+        reuse = plan_reuse([len(c) for c in contexts], hits)
+        tails = [context[skip:] for context, skip in zip(contexts, reuse, strict=True)]
+        width = max(len(t) for t in tails)
+        ids = torch.full((len(tails), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(tails), width), dtype=torch.long)
+        for i, tail in enumerate(tails):
+            ids[i, width - len(tail) :] = torch.tensor(tail, dtype=torch.long)
+            mask[i, width - len(tail) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        offsets = torch.tensor(reuse, device=self.device)[:, None]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0) + offsets
+        past: dict[str, Any] = {}
+        stacked = stack_hits(hits, reuse)
+        if stacked is not None:
+            cache = DynamicCache(config=self.model.config)
+            for index, (keys, values) in enumerate(stacked[0]):
+                cache.update(keys.to(self.device), values.to(self.device), index)
+            past["cache"] = cache
+            mask = torch.cat([stacked[1].to(self.device), mask], dim=1)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
             use_cache=True,
+            **past,
             **self._last_logits,
         )
         return KVBatch(out.cache, mask, mask.sum(-1)), out.logits[:, -1, :].float()

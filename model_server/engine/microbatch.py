@@ -6,7 +6,8 @@ left-padded and concatenated to the running one). Every row keeps its own sampli
 its own torch.Generator, so a seed gives the same text whatever else shares the batch. Rows that
 finish, are aborted or run out of tokens leave the batch (and the KV cache) at once. A row whose
 text outgrows the model's window slides: it keeps its most recent tokens, is prefilled again and
-continues.
+continues. A prompt whose start is in the prefix cache (a recent prompt or finished answer, see
+prefix_cache) prefills only the rest.
 
 The scheduler owns the worker thread, the queue, admission, aborts, slides and out-of-memory
 splits; the tensors live in kv_batch (prefill, merge, select) and token choice in sampling.
@@ -38,7 +39,15 @@ from model_server.engine.base import (
     RowParams,
     TextDelta,
 )
-from model_server.engine.kv_batch import BatchModel, KVBatch, drop_partial_step, merge, take
+from model_server.engine.kv_batch import (
+    BatchModel,
+    KVBatch,
+    drop_partial_step,
+    merge,
+    row_kv,
+    take,
+)
+from model_server.engine.prefix_cache import PrefixCache, PrefixHit
 from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
 from model_server.engine.text import TextTracker
 from model_server.engine.vocab import Vocabulary
@@ -59,6 +68,8 @@ class EngineConfig:
     max_queue: int = 64
     # A row that outgrows the window keeps this fraction of it and continues.
     slide_keep: float = 0.75
+    # KV of recent prompts and answers kept for reuse (LRU, per engine); 0 turns it off.
+    prefix_cache_bytes: int = 256 * 2**20
 
 
 @dataclass
@@ -69,6 +80,8 @@ class EngineHooks:
     on_queue_depth: Callable[[int], None] = lambda depth: None
     on_tokens: Callable[[int], None] = lambda tokens: None
     on_active_rows: Callable[[int], None] = lambda rows: None
+    on_prefix_lookup: Callable[[int], None] = lambda reused_tokens: None  # 0: a miss
+    on_prefix_cache_bytes: Callable[[int], None] = lambda size: None
 
 
 @dataclass(eq=False)
@@ -83,6 +96,7 @@ class _Row:
     rewinds: int = 0  # times a banned string was taken back
     done: bool = False
     fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
+    slid: bool = False  # the window slid: the context no longer starts where the prompt did
 
     @property
     def key(self) -> tuple[int, int]:
@@ -118,6 +132,7 @@ class MicroBatchEngine(Engine):
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
         self._readmit: deque[_Row] = deque()
         self._batch = _Batch()
+        self._prefix = PrefixCache(config.prefix_cache_bytes)
         self._cond = threading.Condition()
         self._closed = False
         self.stats = EngineStats()
@@ -170,6 +185,8 @@ class MicroBatchEngine(Engine):
             for index in range(handle.request.n):
                 handle.emit(RowFinished(index, "", "aborted", 0, "the checkpoint was unloaded"))
         self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._prefix.clear()  # give the memory back with the checkpoint
 
     # --- the worker thread -------------------------------------------------------------------
 
@@ -300,14 +317,22 @@ class MicroBatchEngine(Engine):
         groups: dict[int, int] = {}
         contexts: list[list[int]] = []
         order: list[int] = []
+        prompts: list[int] = []  # contexts that are a request's prompt (not a slid window)
         for row in rows:
             group_key = id(row.handle) if row.fresh else -len(contexts) - 1
             if group_key not in groups:
                 groups[group_key] = len(contexts)
+                if row.fresh and not row.slid:
+                    prompts.append(len(contexts))
                 contexts.append(row.context)
             order.append(groups[group_key])
-        kv, logits = self._runner.prefill(contexts)
+        hits = self._lookup_prefixes(contexts)
+        kv, logits = self._runner.prefill(contexts, hits)
         self.stats.prefills += 1
+        for i in prompts:
+            hit = hits[i]
+            if hit is None or hit.length < len(contexts[i]) - 1:  # not (nearly) all cached yet
+                self._remember(kv, i, contexts[i])
         if order != list(range(len(contexts))):
             kv = take(kv, order)
             logits = logits.index_select(0, torch.tensor(order, device=logits.device))
@@ -320,6 +345,30 @@ class MicroBatchEngine(Engine):
         # The rows' first tokens come from the prefill logits.
         start = len(self._batch.rows) - len(rows)
         self._accept(list(range(start, len(self._batch.rows))), logits)
+
+    def _lookup_prefixes(self, contexts: list[list[int]]) -> list[PrefixHit | None]:
+        hits = [self._prefix.lookup(context) for context in contexts]
+        for hit in hits:
+            self._hooks.on_prefix_lookup(hit.length if hit else 0)
+        self.stats.prefix_hits = self._prefix.hits
+        self.stats.prefix_reused_tokens = self._prefix.reused_tokens
+        return hits
+
+    def _remember(self, kv: KVBatch, row: int, tokens: list[int]) -> None:
+        """Keep a copy of one batch row's keys and values, the cache of these tokens."""
+        if not self._prefix.enabled:
+            return
+        self._prefix.store(tokens, row_kv(kv, row))
+        self.stats.prefix_cache_bytes = self._prefix.bytes
+        self._hooks.on_prefix_cache_bytes(self._prefix.bytes)
+
+    def _remember_answer(self, batch_index: int, row: _Row) -> None:
+        """A finished answer's prompt + text: a story's next turn starts with them."""
+        kv = self._batch.kv
+        if kv is None or row.handle.request.n != 1 or row.slid:
+            return
+        cached = int(kv.mask[batch_index].sum())
+        self._remember(kv, batch_index, row.context[:cached])
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""
@@ -411,6 +460,7 @@ class MicroBatchEngine(Engine):
                 if reason is None and row.generated >= row.params.max_new_tokens:
                     reason = "length"
             if reason is not None:
+                self._remember_answer(batch_index, row)
                 self._finish(row, reason)
                 leaving.add(batch_index)
                 continue
@@ -421,6 +471,7 @@ class MicroBatchEngine(Engine):
                 # Slide the window: keep the most recent tokens and prefill them again.
                 keep = max(1, int(self._config.context_window * self._config.slide_keep))
                 row.context = row.context[-keep:]
+                row.slid = True
                 self.stats.window_slides += 1
                 with self._cond:
                     self._readmit.append(row)
