@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from core.controls import Control, Emotion, Genre, Task, check_control
 
@@ -55,9 +55,9 @@ class MoreSamplers(BaseModel):
     min_p: float = Field(0.0, ge=0.0, le=1.0, description="drop tokens below min_p x the top one")
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    logit_bias: dict[int, float] = Field(
+    # JSON object keys are strings: "50256" is token 50256, also in strict models.
+    logit_bias: dict[Annotated[int, Strict(False)], float] = Field(
         default_factory=dict,
-        strict=False,  # JSON object keys are strings: "50256" is token 50256
         max_length=MAX_LOGIT_BIAS,
         description="token id -> -100..100 added to its score (OpenAI's logit_bias)",
     )
