@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.backends import make_model_client
 from bot.cooldown import Cooldowns
 from bot.group.service import GroupStoryService
 from bot.group.store import GroupStore
-from bot.model_client import HttpModelClient, ModelClient
+from bot.model_client import ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
 from bot.story import Defaults, Limits
@@ -58,13 +59,7 @@ async def open_services(settings: BotSettings) -> AsyncIterator[Services]:
     """Open the store and the model client; close both on the way out."""
     store = await GroupStore.open(settings.db)
     try:
-        model = HttpModelClient(
-            settings.server_url,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-        )
+        model = make_model_client(settings)
         try:
             yield build_services(settings, store, model)
         finally:
