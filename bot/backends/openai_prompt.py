@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.controls import END_MARKER
 from core.manifest import CheckpointManifest
-from core.prompt_format import chat_messages, neutralise
+from core.prompt_format import CHATML_END, chat_messages, neutralise
 from core.protocol import FinishReason, GenerateRequest
 
 # OpenAI's API takes at most four stop strings; the rest are cut on the bot's side.
@@ -50,7 +51,8 @@ def plan_prompt(request: GenerateRequest, manifest: CheckpointManifest | None) -
     return PromptPlan(
         prompt=None,
         messages=messages,
-        stops=_unique(request.stop),
+        # A chat server strips the model's end token; a marker that shows up as text ends it too.
+        stops=_unique([*request.stop, END_MARKER, CHATML_END]),
         prefix=prefix,
         prefix_in_prompt=False,
     )
