@@ -9,7 +9,7 @@ OpenAI-compatible models ignore unknown fields, as OpenAI clients send many.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -177,7 +177,7 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    prompt: str | list[str] = Field(max_length=64)
+    prompt: str | Annotated[list[str], Field(max_length=64)]
     max_tokens: int = Field(16, ge=1, le=100_000)
     temperature: float = Field(1.0, ge=0.0, le=10.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)

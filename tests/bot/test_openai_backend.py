@@ -30,12 +30,14 @@ ADA = Author(5, "ada")
 SECRET = "sk-do-not-show-me"
 
 
-def openai_settings(url: str, checkpoint_dir: Path | None, **values: Any) -> BotSettings:
+def openai_settings(
+    url: str, checkpoint_dir: Path | None, model: str = "stub", **values: Any
+) -> BotSettings:
     return BotSettings(
         _env_file=None,
         backend="openai",
         server_url=url,
-        model="stub",
+        model=model,
         api_key=SECRET,
         checkpoint_dir=checkpoint_dir,
         cooldown_seconds=0,
