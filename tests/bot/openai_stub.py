@@ -78,7 +78,8 @@ class StubServer:
             if self.mode == "no_finish" and number == 2:
                 await response.write_eof()  # a clean end, but before the answer ended
                 return response
-        end = {"index": 0, "finish_reason": "stop", **({"delta": {}} if chat else {"text": ""})}
+        last: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+        end = {"index": 0, "finish_reason": "stop", **last}
         await response.write(f"data: {json.dumps({'id': 'x', 'choices': [end]})}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
