@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -121,17 +120,6 @@ class OpenAIModelClient:
             self._http, checkpoint_dir=checkpoint_dir, context_window=window
         )
         self._server_honours_n: bool | None = None
-
-    async def __aenter__(self) -> OpenAIModelClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._openai.close()

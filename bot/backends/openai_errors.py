@@ -13,7 +13,14 @@ import logging
 import httpx
 import openai
 
-from bot.model_client import UNREACHABLE, ModelClientError, ModelError, ModelUnavailable, _too_slow
+from bot.model_client import (
+    UNREACHABLE,
+    ModelClientError,
+    ModelError,
+    ModelUnavailable,
+    _too_slow,
+    status_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +64,6 @@ def _server_message(error: openai.APIStatusError) -> str:
 
 def _status_error(error: openai.APIStatusError, model: str) -> ModelClientError:
     status, message = error.status_code, _server_message(error)
-    if status in (401, 403):
-        return ModelError(
-            f"The model server refused the bot's key ({message}). "
-            "An admin should check CAMPFIRE_API_KEY."
-        )
     if status == 404:
         return ModelError(
             f"The model server doesn't know model {model!r} or this endpoint ({message}). "
@@ -71,14 +73,7 @@ def _status_error(error: openai.APIStatusError, model: str) -> ModelClientError:
         return ModelUnavailable(
             "The model server is busy (too many requests). Try again in a moment."
         )
-    if status == 503:
-        return ModelUnavailable(f"The model server is not ready ({message}). Try again shortly.")
-    if status >= 500:
-        return ModelError(
-            f"The model server failed (HTTP {status}). Try again; if it keeps failing, "
-            "ask an admin to check the server's log."
-        )
-    return ModelError(f"The model server refused the request: {message}")
+    return status_error(status, message)
 
 
 def translate(error: Exception, *, model: str, timeout: float) -> ModelClientError:

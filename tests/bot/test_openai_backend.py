@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,10 @@ def openai_settings(
         default_max_tokens=24,
         **values,
     )
+
+
+def openai_client(url: str, **options: Any) -> aclosing[OpenAIModelClient]:
+    return aclosing(OpenAIModelClient(url, model="stub", **options))
 
 
 @asynccontextmanager
@@ -96,7 +100,7 @@ async def test_candidates_come_in_parallel_when_the_server_ignores_n(
     stub: StubServer, tiny_checkpoint: Path
 ) -> None:
     stub.honour_n = False
-    async with OpenAIModelClient(stub.url, model="stub", checkpoint_dir=tiny_checkpoint) as client:
+    async with openai_client(stub.url, checkpoint_dir=tiny_checkpoint) as client:
         first = await client.generate(GenerateRequest(task="story", n=3, seed=5))
         again = await client.generate(GenerateRequest(task="story", n=2, seed=9))
     assert [c.text for c in first.candidates] == [
@@ -129,16 +133,16 @@ async def test_token_counts_come_from_the_server_then_the_folder_then_an_estimat
     from transformers import AutoTokenizer
 
     text = "the night door knock dark ship"
-    async with OpenAIModelClient(stub.url, model="stub", checkpoint_dir=tiny_checkpoint) as client:
+    async with openai_client(stub.url, checkpoint_dir=tiny_checkpoint) as client:
         local = await client.tokenize([text], None)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
     assert local.counts == [len(tokenizer(text, add_special_tokens=False)["input_ids"])]
     assert local.context_window == 256  # from campfire.json
-    async with OpenAIModelClient(stub.url, model="stub", context_window=1000) as client:
+    async with openai_client(stub.url, context_window=1000) as client:
         estimated = await client.tokenize([text], None)
     assert estimated.counts == [math.ceil(len(text) / 4)] and estimated.context_window == 1000
     stub.tokenize = True
-    async with OpenAIModelClient(stub.url, model="stub") as client:
+    async with openai_client(stub.url) as client:
         served = await client.tokenize([text, "two words"], None)
     assert served.counts == [6, 2] and served.context_window == 512  # vLLM's max_model_len
 
