@@ -5,6 +5,7 @@ against real servers started as processes on the tiny control-token checkpoint:
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +21,10 @@ from tests.peer_serving import run_transformers_serve
 from tests.serving import run_server_process
 
 pytestmark = pytest.mark.slow
+CHATML_JINJA = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 T = TypeVar("T")
 
 
@@ -43,12 +48,28 @@ def transformers_serve(tiny_checkpoints: Path) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def transformers_serve_chat(
+    tiny_checkpoints: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """The instruction-style tiny checkpoint with a ChatML chat template: a chat model."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("chat") / "tiny-chat"
+    shutil.copytree(tiny_checkpoints / "tiny-chat", folder)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer.chat_template = CHATML_JINJA
+    tokenizer.save_pretrained(str(folder))
+    with run_transformers_serve(folder) as url:
+        yield url, str(folder)
+
+
+@pytest.fixture(scope="module")
 def campfire_openai(tiny_checkpoints: Path) -> Iterator[tuple[str, str]]:
     with run_server_process(tiny_checkpoints, "tiny") as url:
         yield f"{url}/v1", "tiny"
 
 
-async def round_trip(url: str, model: str, folder: Path, store: Store) -> None:
+async def round_trip(url: str, model: str, folder: Path | None, store: Store) -> None:
     settings = openai_settings(url, folder, model)
     shown: list[str] = []
 
@@ -63,7 +84,7 @@ async def round_trip(url: str, model: str, folder: Path, store: Store) -> None:
         vote, _ = await until_written(lambda: service.open_vote(HERE, ADA, candidates=2))
         again = await until_written(lambda: service.regenerate(HERE, ADA, following.turn.id))
         recap = await service.show(HERE)
-    assert opening.turn.checkpoint == "tiny" and shown
+    assert opening.turn.checkpoint == ("tiny" if folder else model) and shown
     assert following.turn.task == Task.CONTINUE.value
     assert len(vote.candidates) == 2 and all(c.text for c in vote.candidates)
     assert again.turn.position == following.turn.position
@@ -84,3 +105,10 @@ async def test_a_story_through_campfires_own_server_in_openai_mode(
 ) -> None:
     url, model = campfire_openai
     await round_trip(url, model, tiny_checkpoint, store)
+
+
+async def test_a_story_with_a_chat_model_through_transformers_serve(
+    transformers_serve_chat: tuple[str, str], store: Store
+) -> None:
+    url, model = transformers_serve_chat
+    await round_trip(url, model, None, store)
