@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.launcher import stop
 from tests.serving import free_port, wait_for_health
 
 
@@ -49,9 +50,4 @@ def run_transformers_serve(
         wait_for_health(url, timeout=timeout, process=process)
         yield f"{url}/v1"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, "transformers serve", grace=20)
