@@ -59,6 +59,9 @@ def stop(process: subprocess.Popen[bytes], name: str, grace: float = 15.0) -> No
         process.wait()
 
 
+SERVER_URL = "CAMPFIRE_SERVER_URL"  # named, not printed: an OpenAI URL may carry credentials
+
+
 def server_command(args: argparse.Namespace, settings: BotSettings) -> list[str]:
     """The server listens where the bot will look for it (CAMPFIRE_SERVER_URL)."""
     address = urlsplit(settings.server_url)
@@ -109,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     server: subprocess.Popen[bytes] | None = None
     bot: subprocess.Popen[bytes] | None = None
     try:
-        if healthy(settings.server_url, headers):
+        if settings.backend == "openai":
+            print(f"CAMPFIRE_BACKEND=openai: using the OpenAI-compatible server of {SERVER_URL}.")
+        elif healthy(settings.server_url, headers):
             print(f"A model server already answers at {settings.server_url}; using it.")
         else:
             command = server_command(args, settings)

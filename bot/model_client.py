@@ -97,24 +97,26 @@ def _error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def _raise_for_status(response: httpx.Response, *, admin: bool = False) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = _error_message(response)
+def status_error(status: int, message: str, *, key: str = "CAMPFIRE_API_KEY") -> ModelClientError:
+    """The error for a server's HTTP status >= 400 and its message, safe to show."""
     if status in (401, 403):
-        key = "CAMPFIRE_ADMIN_KEY" if admin else "CAMPFIRE_API_KEY"
-        raise ModelError(
+        return ModelError(
             f"The model server refused the bot's key ({message}). An admin should check {key}."
         )
     if status == 503:
-        raise ModelUnavailable(f"The model server is not ready ({message}). Try again shortly.")
+        return ModelUnavailable(f"The model server is not ready ({message}). Try again shortly.")
     if status >= 500:
-        raise ModelError(
+        return ModelError(
             f"The model server failed (HTTP {status}). Try again; if it keeps failing, "
             "ask an admin to check the server's log."
         )
-    raise ModelError(f"The model server refused the request: {message}")
+    return ModelError(f"The model server refused the request: {message}")
+
+
+def _raise_for_status(response: httpx.Response, *, admin: bool = False) -> None:
+    if response.status_code >= 400:
+        key = "CAMPFIRE_ADMIN_KEY" if admin else "CAMPFIRE_API_KEY"
+        raise status_error(response.status_code, _error_message(response), key=key)
 
 
 def _parse(model: type[M], data: Any) -> M:

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.backends import make_model_client
 from bot.cooldown import Cooldowns
-from bot.model_client import HttpModelClient, ModelClient
+from bot.model_client import ModelClient
 from bot.settings import BotSettings
 from bot.store import Store
 from bot.story import Defaults, Limits, StoryService
@@ -44,17 +45,6 @@ def build_services(settings: BotSettings, store: Store, model: ModelClient) -> S
         store, model, defaults=defaults_from(settings), limits=limits_from(settings)
     )
     return Services(settings, store, model, stories, Cooldowns())
-
-
-def make_model_client(settings: BotSettings) -> ModelClient:
-    """The model backend the settings name (the one place a client is built)."""
-    return HttpModelClient(
-        settings.server_url,
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-        connect_timeout=settings.connect_timeout,
-        request_timeout=settings.request_timeout,
-    )
 
 
 @asynccontextmanager

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,16 @@ class BotSettings(BaseSettings):
     )
     server_url: str = "http://127.0.0.1:8765"
     api_key: SecretStr | None = None
+    # campfire: Campfire's own model server; openai: any OpenAI-compatible server at server_url.
+    backend: Literal["campfire", "openai"] = "campfire"
+    # OpenAI backend: the model name to send, and optionally a Campfire checkpoint folder whose
+    # campfire.json says how to prompt it (and whose tokenizer counts tokens).
+    model: str | None = Field(None, validate_default=True)
+    checkpoint_dir: Path | None = None
+    # OpenAI backend: tokens the model attends to, when neither the checkpoint folder nor the
+    # server says; and extra JSON sampler fields the server accepts (e.g. {"min_p": 0.05}).
+    context_window: int = Field(2048, ge=64)
+    extra_body: dict[str, object] = Field(default_factory=dict)
     admin_key: SecretStr | None = None
     db: Path = Path("campfire.db")
 
@@ -53,6 +64,22 @@ class BotSettings(BaseSettings):
     # Test only: point discord.py at a local fake Discord.
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+
+    @field_validator("model", "checkpoint_dir", mode="before")
+    @classmethod
+    def _empty_as_none(cls, value: object) -> object:
+        """`.env.example` ships `CAMPFIRE_MODEL=` lines: empty means not set."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model")
+    @classmethod
+    def _openai_needs_a_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("backend") == "openai":
+            raise ValueError(
+                "CAMPFIRE_BACKEND=openai needs the model name to send, e.g. the name vLLM "
+                "serves (its --served-model-name) or the folder `transformers serve` loaded"
+            )
+        return value
 
     def empty_secrets_as_none(self) -> BotSettings:
         """`.env.example` ships `KEY=` lines: an empty key means no key."""

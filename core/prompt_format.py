@@ -27,9 +27,12 @@ from core.controls import END_MARKER, START_MARKER, Control, Emotion, Genre, Tas
 
 INSTRUCTION_PLACEHOLDER = "{instruction}"
 
+SYSTEM_PROMPT = (
+    "You are a creative writing partner. You write vivid, original fiction "
+    "and verse, and you answer with the piece of writing only."
+)
 CHATML_TEMPLATE = (
-    "<|im_start|>system\nYou are a creative writing partner. You write vivid, original fiction "
-    "and verse, and you answer with the piece of writing only.<|im_end|>\n"
+    "<|im_start|>system\n" + SYSTEM_PROMPT + "<|im_end|>\n"
     "<|im_start|>user\n" + INSTRUCTION_PLACEHOLDER + "<|im_end|>\n<|im_start|>assistant\n"
 )
 CHATML_END = "<|im_end|>"
@@ -170,6 +173,22 @@ def render_prompt(
     context_header, target_header = _section_headers(task, context)
     control_token = control.token if control is not None else ""
     return START_MARKER + task.token + control_token + context_header + target_header + prefix
+
+
+def chat_messages(
+    task: Task, control: Control | None = None, context: str = "", prefix: str = ""
+) -> list[dict[str, str]]:
+    """The instruction-style prompt as chat messages, for a server that applies the model's own
+    chat template (OpenAI-compatible /v1/chat/completions)."""
+    check_control(task, control)
+    instruction = instruction_text(task, control, neutralise(context).strip())
+    prefix = neutralise(prefix).strip()
+    if prefix:
+        instruction += f'\n\nBegin your answer with these words: "{prefix}"'
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": instruction},
+    ]
 
 
 def end_marker(style: PromptStyle) -> str:

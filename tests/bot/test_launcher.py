@@ -98,3 +98,14 @@ def test_ctrl_c_stops_the_bot_and_the_server(tmp_path: Path) -> None:
     log = (tmp_path / "server.log").read_text().splitlines()
     assert log[-2:] == ["terminated", "stopped"]
     assert "Stopping the model server" in (tmp_path / "out.txt").read_text()
+
+
+def test_with_the_openai_backend_no_campfire_server_is_started(tmp_path: Path) -> None:
+    url = f"http://user:secret@127.0.0.1:{free_port()}/v1"
+    result = launch(
+        tmp_path, CAMPFIRE_BACKEND="openai", CAMPFIRE_MODEL="m", CAMPFIRE_SERVER_URL=url
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bot ran with ['play']" in result.stdout
+    assert not (tmp_path / "server.log").exists()
+    assert "secret" not in result.stdout + result.stderr
