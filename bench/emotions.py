@@ -3,8 +3,8 @@
 Seed 004 trained a separate GPT-2 per emotion; Campfire trains one model steered by an emotion
 token. This script fine-tunes both ways from the same base on the same training poems, for the
 same number of epochs (so the same compute in all; `--per-emotion-epochs` gives each
-per-emotion model as many steps as the shared one instead), and scores every model on the same held-out
-poems with `campfire-train eval`'s measure (perplexity of the poem given its prompt).
+per-emotion model as many steps as the shared one instead), and scores every model on the same
+held-out poems with `campfire-train eval`'s measure (perplexity of the poem given its prompt).
 
 The poems are generated reproducibly from small word lists written for this script (no poem
 corpus ships offline); the poems importer labels them with the installed NRC lexicon, as a
