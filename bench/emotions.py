@@ -2,8 +2,9 @@
 
 Seed 004 trained a separate GPT-2 per emotion; Campfire trains one model steered by an emotion
 token. This script fine-tunes both ways from the same base on the same training poems, for the
-same number of epochs (so the same compute in all), and scores every model on the same held-out
-poems with `campfire-train eval`'s measure (perplexity of the poem given its prompt).
+same number of epochs (so the same compute in all; `--per-emotion-epochs` gives each
+per-emotion model as many steps as the shared one instead), and scores every model on the same
+held-out poems with `campfire-train eval`'s measure (perplexity of the poem given its prompt).
 
 The poems are generated reproducibly from small word lists written for this script (no poem
 corpus ships offline); the poems importer labels them with the installed NRC lexicon, as a
@@ -78,7 +79,9 @@ def per_emotion_folders(data: Path, emotions: list[Emotion], root: Path) -> dict
     return folders
 
 
-def train_and_export(data: Path, base: str, root: Path, name: str, args: Any) -> Path:
+def train_and_export(
+    data: Path, base: str, root: Path, name: str, args: Any, epochs: float
+) -> Path:
     run = root / f"run-{name}"
     fit(
         FitArguments(
@@ -86,7 +89,7 @@ def train_and_export(data: Path, base: str, root: Path, name: str, args: Any) ->
             base,
             run,
             lora=True,
-            epochs=args.epochs,
+            epochs=epochs,
             block_size=args.block_size,
             batch_size=args.batch_size,
             eval_steps=10_000,  # evaluated once, at the end, by score_records below
@@ -114,16 +117,19 @@ def run_benchmark(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "poems": {e.value: counts[e] for e in emotions},
         "validation_poems": {e.value: sum(r.control is e for r in validation) for e in emotions},
         "epochs": args.epochs,
+        "per_emotion_epochs": args.per_emotion_epochs or args.epochs,
         "per_emotion": {},
     }
     started = time.perf_counter()
-    shared = train_and_export(data, args.base, root, "tokens", args)
+    shared = train_and_export(data, args.base, root, "tokens", args, args.epochs)
     report["seconds_tokens"] = round(time.perf_counter() - started, 1)
     report["tokens"] = score(shared, validation)["per_control"]
     report["base_scores"] = score(Path(args.base), validation)["per_control"]
     started = time.perf_counter()
     for emotion, folder in per_emotion_folders(data, emotions, root).items():
-        checkpoint = train_and_export(folder, args.base, root, emotion.value, args)
+        checkpoint = train_and_export(
+            folder, args.base, root, emotion.value, args, args.per_emotion_epochs or args.epochs
+        )
         own = [r for r in validation if r.control is emotion]
         report["per_emotion"][emotion.value] = score(checkpoint, own)["per_control"]
     report["seconds_per_emotion"] = round(time.perf_counter() - started, 1)
@@ -153,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-poems", type=int, default=8, help="smallest emotion kept (8)")
     parser.add_argument("--validation", type=float, default=0.2)
     parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument(
+        "--per-emotion-epochs",
+        type=float,
+        help="epochs of each per-emotion model (default --epochs: the same compute in all)",
+    )
     parser.add_argument("--block-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
