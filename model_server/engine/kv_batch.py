@@ -72,13 +72,11 @@ def merge(old: KVBatch, new: KVBatch) -> KVBatch:
 
 
 def row_kv(batch: KVBatch, row: int) -> LayerKV:
-    """Copies of one row's cached keys and values (its last mask[row].sum() columns)."""
+    """Views of one row's cached keys and values (its last mask[row].sum() columns); they stay
+    valid after take/merge, which make new tensors rather than write into these."""
     count = int(batch.mask[row].sum())
     return [
-        (
-            layer.keys[row, :, batch.width - count :].clone(),
-            layer.values[row, :, batch.width - count :].clone(),
-        )
+        (layer.keys[row, :, batch.width - count :], layer.values[row, :, batch.width - count :])
         for layer in _layers(batch.cache)
     ]
 

@@ -47,7 +47,7 @@ from model_server.engine.kv_batch import (
     row_kv,
     take,
 )
-from model_server.engine.prefix_cache import PrefixCache, PrefixHit
+from model_server.engine.prefix_cache import LayerKV, PrefixCache, PrefixHit
 from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
 from model_server.engine.text import TextTracker
 from model_server.engine.vocab import Vocabulary
@@ -329,10 +329,12 @@ class MicroBatchEngine(Engine):
         hits = self._lookup_prefixes(contexts)
         kv, logits = self._runner.prefill(contexts, hits)
         self.stats.prefills += 1
-        for i in prompts:
-            hit = hits[i]
-            if hit is None or hit.length < len(contexts[i]) - 1:  # not (nearly) all cached yet
-                self._remember(kv, i, contexts[i])
+        # Prompts not (nearly) all cached yet are kept, after the first tokens went out.
+        keep = [
+            (list(contexts[i]), row_kv(kv, i))  # a copy: _accept extends row contexts
+            for i in prompts
+            if self._worth_keeping(hits[i], contexts[i])
+        ]
         if order != list(range(len(contexts))):
             kv = take(kv, order)
             logits = logits.index_select(0, torch.tensor(order, device=logits.device))
@@ -345,6 +347,11 @@ class MicroBatchEngine(Engine):
         # The rows' first tokens come from the prefill logits.
         start = len(self._batch.rows) - len(rows)
         self._accept(list(range(start, len(self._batch.rows))), logits)
+        for tokens, layers in keep:
+            self._remember(tokens, layers)
+
+    def _worth_keeping(self, hit: PrefixHit | None, context: list[int]) -> bool:
+        return self._prefix.enabled and (hit is None or hit.length < len(context) - 1)
 
     def _lookup_prefixes(self, contexts: list[list[int]]) -> list[PrefixHit | None]:
         hits = [self._prefix.lookup(context) for context in contexts]
@@ -354,11 +361,11 @@ class MicroBatchEngine(Engine):
         self.stats.prefix_reused_tokens = self._prefix.reused_tokens
         return hits
 
-    def _remember(self, kv: KVBatch, row: int, tokens: list[int]) -> None:
-        """Keep a copy of one batch row's keys and values, the cache of these tokens."""
+    def _remember(self, tokens: list[int], layers: LayerKV) -> None:
+        """Keep a copy of these keys and values (views into a batch), the cache of tokens."""
         if not self._prefix.enabled:
             return
-        self._prefix.store(tokens, row_kv(kv, row))
+        self._prefix.store(tokens, [(keys.clone(), values.clone()) for keys, values in layers])
         self.stats.prefix_cache_bytes = self._prefix.bytes
         self._hooks.on_prefix_cache_bytes(self._prefix.bytes)
 
@@ -368,7 +375,7 @@ class MicroBatchEngine(Engine):
         if kv is None or row.handle.request.n != 1 or row.slid:
             return
         cached = int(kv.mask[batch_index].sum())
-        self._remember(kv, batch_index, row.context[:cached])
+        self._remember(row.context[:cached], row_kv(kv, batch_index))
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""

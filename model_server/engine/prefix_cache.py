@@ -140,6 +140,10 @@ def stack_hits(
     if width == 0 or not found:
         return None
     sample_k, sample_v = found[0].layers[0]
+    if len(hits) == 1:  # nothing to pad: the cached tensors themselves (the cache copies them)
+        used = reuse[0]
+        alone = [(k[None, :, :used], v[None, :, :used]) for k, v in found[0].layers]
+        return alone, torch.ones((1, used), dtype=torch.long, device=sample_k.device)
     mask = torch.zeros((len(hits), width), dtype=torch.long, device=sample_k.device)
     layers: LayerKV = []
     for layer in range(len(found[0].layers)):
