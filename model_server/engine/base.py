@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -100,6 +100,31 @@ class EngineStats:
     prefix_hits: int = 0  # prompts that reused a cached prefix
     prefix_reused_tokens: int = 0  # prompt tokens not prefilled thanks to it
     prefix_cache_bytes: int = 0
+
+
+@dataclass
+class EngineConfig:
+    context_window: int
+    end_marker: str
+    batch_wait_ms: float = 5.0
+    max_batch_size: int = 16
+    max_queue: int = 64
+    # A row that outgrows the window keeps this fraction of it and continues.
+    slide_keep: float = 0.75
+    # KV of recent prompts and answers kept for reuse (LRU, per engine); 0 turns it off.
+    prefix_cache_bytes: int = 256 * 2**20
+
+
+@dataclass
+class EngineHooks:
+    """Where the engine reports what it does (the app wires these to Prometheus)."""
+
+    on_step: Callable[[int], None] = lambda rows: None
+    on_queue_depth: Callable[[int], None] = lambda depth: None
+    on_tokens: Callable[[int], None] = lambda tokens: None
+    on_active_rows: Callable[[int], None] = lambda rows: None
+    on_prefix_lookup: Callable[[int], None] = lambda reused_tokens: None  # 0: a miss
+    on_prefix_cache_bytes: Callable[[int], None] = lambda size: None
 
 
 class RequestHandle:

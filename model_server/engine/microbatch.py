@@ -20,7 +20,6 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,9 @@ import torch
 from model_server.engine.base import (
     Engine,
     EngineClosedError,
+    EngineConfig,
     EngineHealth,
+    EngineHooks,
     EngineRequest,
     EngineStats,
     FinishReason,
@@ -47,41 +48,18 @@ from model_server.engine.kv_batch import (
     row_kv,
     take,
 )
-from model_server.engine.prefix_cache import LayerKV, PrefixCache, PrefixHit
+from model_server.engine.prefix_cache import PrefixMemory
 from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
 from model_server.engine.text import TextTracker
 from model_server.engine.vocab import Vocabulary
+
+__all__ = ["EngineConfig", "EngineHooks", "MicroBatchEngine"]
 
 log = logging.getLogger(__name__)
 
 
 # Times one row may take back a banned string before it simply ends before it.
 _MAX_REWINDS = 16
-
-
-@dataclass
-class EngineConfig:
-    context_window: int
-    end_marker: str
-    batch_wait_ms: float = 5.0
-    max_batch_size: int = 16
-    max_queue: int = 64
-    # A row that outgrows the window keeps this fraction of it and continues.
-    slide_keep: float = 0.75
-    # KV of recent prompts and answers kept for reuse (LRU, per engine); 0 turns it off.
-    prefix_cache_bytes: int = 256 * 2**20
-
-
-@dataclass
-class EngineHooks:
-    """Where the engine reports what it does (the app wires these to Prometheus)."""
-
-    on_step: Callable[[int], None] = lambda rows: None
-    on_queue_depth: Callable[[int], None] = lambda depth: None
-    on_tokens: Callable[[int], None] = lambda tokens: None
-    on_active_rows: Callable[[int], None] = lambda rows: None
-    on_prefix_lookup: Callable[[int], None] = lambda reused_tokens: None  # 0: a miss
-    on_prefix_cache_bytes: Callable[[int], None] = lambda size: None
 
 
 @dataclass(eq=False)
@@ -132,10 +110,15 @@ class MicroBatchEngine(Engine):
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
         self._readmit: deque[_Row] = deque()
         self._batch = _Batch()
-        self._prefix = PrefixCache(config.prefix_cache_bytes)
         self._cond = threading.Condition()
         self._closed = False
         self.stats = EngineStats()
+        self._prefix = PrefixMemory(
+            config.prefix_cache_bytes,
+            self.stats,
+            self._hooks.on_prefix_lookup,
+            self._hooks.on_prefix_cache_bytes,
+        )
         self._thread = threading.Thread(target=self._run, name="campfire-engine", daemon=True)
         self._thread.start()
 
@@ -186,7 +169,7 @@ class MicroBatchEngine(Engine):
                 handle.emit(RowFinished(index, "", "aborted", 0, "the checkpoint was unloaded"))
         self._thread.join(timeout=30)
         if not self._thread.is_alive():
-            self._prefix.clear()  # give the memory back with the checkpoint
+            self._prefix.cache.clear()  # give the memory back with the checkpoint
 
     # --- the worker thread -------------------------------------------------------------------
 
@@ -326,14 +309,14 @@ class MicroBatchEngine(Engine):
                     prompts.append(len(contexts))
                 contexts.append(row.context)
             order.append(groups[group_key])
-        hits = self._lookup_prefixes(contexts)
+        hits = self._prefix.lookup(contexts)
         kv, logits = self._runner.prefill(contexts, hits)
         self.stats.prefills += 1
         # Prompts not (nearly) all cached yet are kept, after the first tokens went out.
         keep = [
             (list(contexts[i]), row_kv(kv, i))  # a copy: _accept extends row contexts
             for i in prompts
-            if self._worth_keeping(hits[i], contexts[i])
+            if self._prefix.worth_keeping(hits[i], contexts[i])
         ]
         if order != list(range(len(contexts))):
             kv = take(kv, order)
@@ -348,26 +331,7 @@ class MicroBatchEngine(Engine):
         start = len(self._batch.rows) - len(rows)
         self._accept(list(range(start, len(self._batch.rows))), logits)
         for tokens, layers in keep:
-            self._remember(tokens, layers)
-
-    def _worth_keeping(self, hit: PrefixHit | None, context: list[int]) -> bool:
-        return self._prefix.enabled and (hit is None or hit.length < len(context) - 1)
-
-    def _lookup_prefixes(self, contexts: list[list[int]]) -> list[PrefixHit | None]:
-        hits = [self._prefix.lookup(context) for context in contexts]
-        for hit in hits:
-            self._hooks.on_prefix_lookup(hit.length if hit else 0)
-        self.stats.prefix_hits = self._prefix.hits
-        self.stats.prefix_reused_tokens = self._prefix.reused_tokens
-        return hits
-
-    def _remember(self, tokens: list[int], layers: LayerKV) -> None:
-        """Keep a copy of these keys and values (views into a batch), the cache of tokens."""
-        if not self._prefix.enabled:
-            return
-        self._prefix.store(tokens, [(keys.clone(), values.clone()) for keys, values in layers])
-        self.stats.prefix_cache_bytes = self._prefix.bytes
-        self._hooks.on_prefix_cache_bytes(self._prefix.bytes)
+            self._prefix.remember(tokens, layers)
 
     def _remember_answer(self, batch_index: int, row: _Row) -> None:
         """A finished answer's prompt + text: a story's next turn starts with them."""
@@ -375,7 +339,7 @@ class MicroBatchEngine(Engine):
         if kv is None or row.handle.request.n != 1 or row.slid:
             return
         cached = int(kv.mask[batch_index].sum())
-        self._remember(row.context[:cached], row_kv(kv, batch_index))
+        self._prefix.remember(row.context[:cached], row_kv(kv, batch_index))
 
     def _select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch; drop cache columns that are padding for all."""

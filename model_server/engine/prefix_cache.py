@@ -12,10 +12,12 @@ checkpoint) owns one cache and only its worker thread touches it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from model_server.engine.base import EngineStats
 
 # Per layer: (keys, values), each [heads, positions, head_dim] for one row.
 LayerKV = list[tuple[torch.Tensor, torch.Tensor]]
@@ -158,3 +160,37 @@ def stack_hits(
         if used:
             mask[row, width - used :] = 1
     return layers, mask
+
+
+class PrefixMemory:
+    """The engine's use of its cache: look prompts up, keep copies, report to stats and hooks."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        stats: EngineStats,
+        on_lookup: Callable[[int], None],
+        on_bytes: Callable[[int], None],
+    ) -> None:
+        self.cache = PrefixCache(max_bytes)
+        self._stats, self._on_lookup, self._on_bytes = stats, on_lookup, on_bytes
+
+    def lookup(self, contexts: list[list[int]]) -> list[PrefixHit | None]:
+        hits = [self.cache.lookup(context) for context in contexts]
+        for hit in hits:
+            self._on_lookup(hit.length if hit else 0)
+        self._stats.prefix_hits = self.cache.hits
+        self._stats.prefix_reused_tokens = self.cache.reused_tokens
+        return hits
+
+    def worth_keeping(self, hit: PrefixHit | None, context: list[int]) -> bool:
+        """A prompt not (nearly) all cached yet."""
+        return self.cache.enabled and (hit is None or hit.length < len(context) - 1)
+
+    def remember(self, tokens: list[int], layers: LayerKV) -> None:
+        """Keep a copy of these keys and values (views into a batch), the cache of tokens."""
+        if not self.cache.enabled:
+            return
+        self.cache.store(tokens, [(keys.clone(), values.clone()) for keys, values in layers])
+        self._stats.prefix_cache_bytes = self.cache.bytes
+        self._on_bytes(self.cache.bytes)
