@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.controls import Task
 from core.errors import CheckpointError, UnknownChoiceError
+from core.passages import shape_answer
 from core.prompt_format import neutralise
 from core.protocol import (
     MAX_STOP_STRINGS,
@@ -55,6 +57,8 @@ class GenerationRun:
     handles: list[RequestHandle]
     prompt_tokens: int
     prefix: str = ""
+    shape_for: Task | None = None
+    """Shape each answer for this task (core.passages.shape_answer); None: leave it raw."""
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     closed: bool = False
@@ -189,12 +193,12 @@ class GenerationService:
         self._check_caps(
             max_new_tokens=request.max_new_tokens, n=request.n, field_tokens="max_new_tokens"
         )
-        chars = len(request.context) + len(request.prefix)
+        chars = sum(map(len, (request.context, request.prefix, request.background, request.note)))
         if chars > self.settings.max_input_chars:
             raise ApiError(
                 422,
-                f"context and prefix are {chars} characters; this server takes at most "
-                f"{self.settings.max_input_chars}",
+                f"context, prefix, background and note are {chars} characters; this server "
+                f"takes at most {self.settings.max_input_chars}",
                 field="context" if request.context else "prefix",
             )
         _check_stops(request.stop)
@@ -207,7 +211,12 @@ class GenerationService:
                 culprit = "genre" if request.genre else "emotion" if request.emotion else "task"
                 raise ApiError(422, str(exc), field=culprit) from None
             prompt = manifest.render_prompt(
-                request.task, request.control, request.context, request.prefix
+                request.task,
+                request.control,
+                request.context,
+                request.prefix,
+                background=request.background,
+                note=request.note,
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
@@ -225,7 +234,8 @@ class GenerationService:
             self.registry.release(resident)
             raise
         prefix = neutralise(request.prefix).lstrip().rstrip(" ")
-        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix)
+        shape_for = request.task if request.complete_sentences else None
+        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix, shape_for)
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
         _check_error(rows)
@@ -233,6 +243,13 @@ class GenerationService:
         candidates = []
         for row in rows:
             text = run.prefix + row.text
+            if run.shape_for is not None:
+                text = shape_answer(
+                    run.shape_for,
+                    text,
+                    cut_by_length=row.finish_reason == "length",
+                    labelled=not run.prefix,
+                )
             copied = bool(fingerprint and fingerprint.copies(text, self.settings.copy_min_words))
             reason = "aborted" if row.finish_reason == "error" else row.finish_reason
             candidates.append(
