@@ -111,6 +111,10 @@ class Defaults:
     max_new_tokens: int = 200
     temperature: float = 0.8
     cooldown_seconds: float = 5.0
+    prompt_max_new_tokens: int = 60
+    """A writing prompt is one or two sentences: it gets its own, short length."""
+    repetition_penalty: float = 1.1
+    """Above 1.0 so a small model does not loop ("I walked home, and I walked home")."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,16 @@ class EffectiveSettings:
     max_new_tokens: int
     temperature: float
     cooldown_seconds: float
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What the model reads to continue a story: the story text, and apart from it the
+    background (memory, lore) and the author's note, which the server places for its model."""
+
+    story: str
+    background: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,17 +315,26 @@ class StoryService:
         context: str = "",
         prefix: str = "",
         n: int = 1,
+        background: str = "",
+        note: str = "",
     ) -> GenerateRequest:
+        max_new_tokens = settings.max_new_tokens
+        if task is Task.PROMPT:
+            max_new_tokens = min(max_new_tokens, self.defaults.prompt_max_new_tokens)
         return GenerateRequest(
             task=task,
             genre=genre,
             emotion=emotion,
             context=context,
             prefix=prefix,
+            background=background,
+            note=note,
+            complete_sentences=task is not Task.JOKE,
             n=n,
             checkpoint=settings.checkpoint,
-            max_new_tokens=settings.max_new_tokens,
+            max_new_tokens=max_new_tokens,
             temperature=settings.temperature,
+            repetition_penalty=self.defaults.repetition_penalty,
         )
 
     async def _story_turns(self, story: Story) -> list[Turn]:
@@ -319,10 +342,11 @@ class StoryService:
 
     async def _continuation_context(
         self, turns: Sequence[Turn], settings: EffectiveSettings
-    ) -> str:
+    ) -> ModelContext:
         if not turns:
-            return ""
-        return await self._fit_context(turns[0].text, [t.text for t in turns[1:]], settings)
+            return ModelContext("")
+        story = await self._fit_context(turns[0].text, [t.text for t in turns[1:]], settings)
+        return ModelContext(story)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -434,11 +458,16 @@ class StoryService:
         turns = await self._story_turns(story)
         if replaces is not None:
             turns = [t for t in turns if t.position < replaces.position]
-        context = await self._continuation_context(turns, settings)
-        task = Task.CONTINUE if context else Task.STORY
-        if not context and story.prompt:
-            context = story.prompt
-        request = self._request(settings, task, genre=genre, context=context)
+        fitted = await self._continuation_context(turns, settings)
+        task = Task.CONTINUE if fitted.story else Task.STORY
+        request = self._request(
+            settings,
+            task,
+            genre=genre,
+            context=fitted.story or story.prompt,
+            background=fitted.background,
+            note=fitted.note,
+        )
         response, text = await self._generate(request, on_text)
         if genre is not None and genre.value != story.genre:
             await self.store.set_story_genre(story.id, genre.value)

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from bot.group.lore import LoreEntry, LoreSelection, select_lore
 from bot.group.tokens import TokenCounter
 from core.errors import CampfireError
+from core.prompt_format import NOTE_FORMAT
 
 MAX_MEMORY_CHARS = 2000
 MAX_NOTE_CHARS = 300
 SEPARATOR = "\n\n"
-NOTE_FORMAT = "[Author's note: {note}]"
 
 
 class ContextError(CampfireError, ValueError):
@@ -101,6 +101,12 @@ class AssembledContext:
     note_included: bool
     cut: tuple[str, ...] = field(default_factory=tuple)
     """Parts that lost text to fit ("opening", "memory", "newest turn"); usually empty."""
+    story: str = ""
+    """The story part of `text` (opening and turns), sent apart from the background."""
+    background: str = ""
+    """Memory and the included lore entries, as the server's `background`."""
+    note: str = ""
+    """The author's note when it fits, as the server's `note`."""
 
 
 _WORDS = re.compile(r"\S+\s*")
@@ -142,6 +148,14 @@ class _Plan:
     left_out_lore: list[LoreEntry]
     note: str
     cut: list[str] = field(default_factory=list)
+
+    def background(self) -> str:
+        lore = "\n".join(entry.render() for entry in self.lore)
+        return SEPARATOR.join(block for block in (self.memory, lore) if block)
+
+    def story(self) -> str:
+        turns = [self.opening] if self.newest is None else [self.opening, *self.middle, self.newest]
+        return SEPARATOR.join(turn for turn in turns if turn)
 
     def render(self) -> str:
         note = NOTE_FORMAT.format(note=self.note) if self.note else ""
@@ -265,4 +279,7 @@ def assemble_context(
         lore=LoreSelection(plan.lore, plan.left_out_lore),
         note_included=bool(plan.note),
         cut=tuple(plan.cut),
+        story=plan.story(),
+        background=plan.background(),
+        note=plan.note,
     )

@@ -76,6 +76,7 @@ from bot.story import (
     Defaults,
     EffectiveSettings,
     Limits,
+    ModelContext,
     OnText,
     Passage,
     StoryError,
@@ -265,10 +266,11 @@ class GroupStoryService(StoryService):
 
     async def _continuation_context(
         self, turns: Sequence[Turn], settings: EffectiveSettings
-    ) -> str:
+    ) -> ModelContext:
         if not turns:
-            return ""
-        return (await self._assemble(turns[0].story_id, turns, settings)).text
+            return ModelContext("")
+        assembled = await self._assemble(turns[0].story_id, turns, settings)
+        return ModelContext(assembled.story, assembled.background, assembled.note)
 
     # --- commands of the bot, with moderation and turn-taking ---------------------------------
 
@@ -543,10 +545,16 @@ class GroupStoryService(StoryService):
                 checked_genre = coerce_genre(story.genre)
             settings = await self.settings_for(key)
             turns = await self.store.turns(story.id)
-            context = await self._continuation_context(turns, settings)
-            task = Task.CONTINUE if context else Task.STORY
+            fitted = await self._continuation_context(turns, settings)
+            task = Task.CONTINUE if fitted.story else Task.STORY
             base = self._request(
-                settings, task, genre=checked_genre, context=context or story.prompt, n=count
+                settings,
+                task,
+                genre=checked_genre,
+                context=fitted.story or story.prompt,
+                n=count,
+                background=fitted.background,
+                note=fitted.note,
             )
             checkpoint: list[str] = []
 
