@@ -177,8 +177,12 @@ def generic_samples(
     for seed, sample in enumerate(like, start=1):
         message = generic_message(sample)
         if tokenizer.chat_template:
-            prompt = tokenizer.apply_chat_template(
-                [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+            prompt = str(
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": message}],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
             )
         else:  # a checkpoint without a chat template: the manifest's wrapper
             prompt = template.replace(INSTRUCTION_PLACEHOLDER, message)
