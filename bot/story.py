@@ -348,6 +348,26 @@ class StoryService:
         story = await self._fit_context(turns[0].text, [t.text for t in turns[1:]], settings)
         return ModelContext(story)
 
+    async def _continuation_request(
+        self,
+        settings: EffectiveSettings,
+        story: Story,
+        turns: Sequence[Turn],
+        genre: Genre | None,
+        n: int = 1,
+    ) -> GenerateRequest:
+        """Continue the story's turns (or, with none, answer its prompt)."""
+        fitted = await self._continuation_context(turns, settings)
+        return self._request(
+            settings,
+            Task.CONTINUE if fitted.story else Task.STORY,
+            genre=genre,
+            context=fitted.story or story.prompt,
+            n=n,
+            background=fitted.background,
+            note=fitted.note,
+        )
+
     # --- commands ----------------------------------------------------------------------------
 
     async def prompts(
@@ -458,16 +478,8 @@ class StoryService:
         turns = await self._story_turns(story)
         if replaces is not None:
             turns = [t for t in turns if t.position < replaces.position]
-        fitted = await self._continuation_context(turns, settings)
-        task = Task.CONTINUE if fitted.story else Task.STORY
-        request = self._request(
-            settings,
-            task,
-            genre=genre,
-            context=fitted.story or story.prompt,
-            background=fitted.background,
-            note=fitted.note,
-        )
+        request = await self._continuation_request(settings, story, turns, genre)
+        task = request.task
         response, text = await self._generate(request, on_text)
         if genre is not None and genre.value != story.genre:
             await self.store.set_story_genre(story.id, genre.value)

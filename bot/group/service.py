@@ -545,17 +545,8 @@ class GroupStoryService(StoryService):
                 checked_genre = coerce_genre(story.genre)
             settings = await self.settings_for(key)
             turns = await self.store.turns(story.id)
-            fitted = await self._continuation_context(turns, settings)
-            task = Task.CONTINUE if fitted.story else Task.STORY
-            base = self._request(
-                settings,
-                task,
-                genre=checked_genre,
-                context=fitted.story or story.prompt,
-                n=count,
-                background=fitted.background,
-                note=fitted.note,
-            )
+            base = await self._continuation_request(settings, story, turns, checked_genre, count)
+            task = base.task
             checkpoint: list[str] = []
 
             async def generate(n: int) -> list[VoteCandidate]:
