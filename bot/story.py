@@ -33,7 +33,7 @@ OnText = Callable[[str], Awaitable[None]]
 
 WRITE_TASK = "write"  # a turn a person wrote (turns.task), next to core Task values
 # Tokens kept free for the prompt's own text around the context (template, headers).
-PROMPT_OVERHEAD_TOKENS = 96
+PROMPT_OVERHEAD_TOKENS = 160  # the instruction style with background and note: 114 SmolLM2 tokens
 # Used when the server can't count tokens (another OpenAI-style backend): ~3 chars a token.
 FALLBACK_WINDOW = 1024
 FALLBACK_CHARS_PER_TOKEN = 3.0

@@ -187,7 +187,7 @@ async def test_lore_triggered_and_not_and_memory_kept_when_turns_drop_out(
     tmp_path: Path,
 ) -> None:
     # 50 tokens to write, 96 of prompt overhead: 45 tokens (words) of story context
-    model = FakeModel(context_window=200 + 96 + 45)
+    model = FakeModel(context_window=200 + 160 + 45)
     async with campfire(tmp_path, model) as world:
         thread = await world.new_thread("Keeper")
         await world.ann.slash(thread, "story memory", text="MEMORY: Mira keeps the lighthouse.")

@@ -47,7 +47,7 @@ async def test_memory_triggered_lore_and_the_note_go_apart_from_the_story(
 
 
 async def test_memory_is_kept_when_turns_drop_out(group_store: GroupStore) -> None:
-    model = FakeModel(context_window=50 + 96 + 40)  # 40 tokens (words) for the context
+    model = FakeModel(context_window=50 + 160 + 40)  # 40 tokens (words) for the context
     service = GroupStoryService(group_store, model, defaults=Defaults(max_new_tokens=50))
     await service.write(KEY, ANN, "Opening words of the tale.")
     await service.set_memory(KEY, "MEMORY: Mira is the keeper.")
