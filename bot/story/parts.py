@@ -16,7 +16,9 @@ from bot.model_client import ModelClient
 from bot.store import Store, Story, Turn
 from bot.story.context import AssembledContext, ContextFitter
 from bot.story.values import NO_STORY, Defaults, EffectiveSettings, Limits, StoryError, StoryKey
-from bot.story.writer import Writer
+from bot.story.writer import Writer, make_request
+from core.controls import Genre, Task
+from core.protocol import GenerateRequest
 
 T = TypeVar("T")
 
@@ -109,8 +111,25 @@ class StoryParts:
             answer_tokens=settings.max_new_tokens,
         )
 
-    async def continuation_context(self, turns: Sequence[Turn], settings: EffectiveSettings) -> str:
-        """The context for what comes after `turns` ("" for a story with no turns yet)."""
+    async def continuation_request(
+        self,
+        story: Story,
+        turns: Sequence[Turn],
+        settings: EffectiveSettings,
+        genre: Genre | None,
+        n: int = 1,
+    ) -> GenerateRequest:
+        """What comes after `turns`: the fitted story text, with memory and lore as background
+        and the note apart; a story with no turns yet answers its prompt instead."""
         if not turns:
-            return ""
-        return (await self.context(turns[0].story_id, turns, settings)).text
+            return make_request(settings, Task.STORY, genre=genre, context=story.prompt, n=n)
+        fitted = await self.context(turns[0].story_id, turns, settings)
+        return make_request(
+            settings,
+            Task.CONTINUE if fitted.story else Task.STORY,
+            genre=genre,
+            context=fitted.story or story.prompt,
+            n=n,
+            background=fitted.background,
+            note=fitted.note,
+        )

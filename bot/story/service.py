@@ -265,9 +265,8 @@ class StoryService:
         turns = await self.store.turns(story.id)
         if replaces is not None:
             turns = [t for t in turns if t.position < replaces.position]
-        context = await self.parts.continuation_context(turns, settings)
-        task = Task.CONTINUE if context else Task.STORY
-        request = make_request(settings, task, genre=genre, context=context or story.prompt)
+        request = await self.parts.continuation_request(story, turns, settings, genre)
+        task = request.task
         response, text = await self.parts.writer.write(request, moderator, on_text)
 
         async def story_for() -> Story:

@@ -11,8 +11,7 @@ from bot.group.voting import CastOutcome, CloseReason, VoteResult, check_candida
 from bot.store import StoredVote, Story, Turn, VoteCandidate
 from bot.story.parts import StoryParts
 from bot.story.values import Author, OutputWithheld, StoryError, StoryKey, coerce_genre
-from bot.story.writer import make_request
-from core.controls import Genre, Task
+from core.controls import Genre
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,10 @@ class Votes:
                 checked_genre = coerce_genre(story.genre)
             settings = await self.parts.settings_for(key)
             turns = await self.store.turns(story.id)
-            context = await self.parts.continuation_context(turns, settings)
-            task = Task.CONTINUE if context else Task.STORY
-            base = make_request(
-                settings, task, genre=checked_genre, context=context or story.prompt, n=count
+            base = await self.parts.continuation_request(
+                story, turns, settings, checked_genre, count
             )
+            task = base.task
             checkpoint: list[str] = []
 
             async def generate(n: int) -> list[VoteCandidate]:

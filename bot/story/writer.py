@@ -15,6 +15,10 @@ from core.protocol import GenerateRequest, GenerateResponse, StreamChunk
 # (unseeded requests draw anew) before the user is told it wrote nothing.
 EMPTY_ANSWER_TRIES = 3
 NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
+# A writing prompt is one or two sentences: it gets its own, short length.
+PROMPT_MAX_NEW_TOKENS = 60
+# Above 1.0 so a small model does not loop ("I walked home, and I walked home").
+REPETITION_PENALTY = 1.1
 
 
 def make_request(
@@ -26,17 +30,28 @@ def make_request(
     context: str = "",
     prefix: str = "",
     n: int = 1,
+    background: str = "",
+    note: str = "",
 ) -> GenerateRequest:
+    """background (memory, lore) and note go apart from the story text: the server places them
+    where its model uses them. Every passage but a joke ends on a complete sentence."""
+    max_new_tokens = settings.max_new_tokens
+    if task is Task.PROMPT:
+        max_new_tokens = min(max_new_tokens, PROMPT_MAX_NEW_TOKENS)
     return GenerateRequest(
         task=task,
         genre=genre,
         emotion=emotion,
         context=context,
         prefix=prefix,
+        background=background,
+        note=note,
+        complete_sentences=task is not Task.JOKE,
         n=n,
         checkpoint=settings.checkpoint,
-        max_new_tokens=settings.max_new_tokens,
+        max_new_tokens=max_new_tokens,
         temperature=settings.temperature,
+        repetition_penalty=REPETITION_PENALTY,
     )
 
 

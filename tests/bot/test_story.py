@@ -413,3 +413,18 @@ async def test_without_a_tokenize_route_the_context_is_estimated(store: Store) -
     context = model.requests[-1].context
     assert context.startswith("passage0 ") and "passage299" in context
     assert len(context) / 3 <= 1024 - 200 - 96  # the fallback window, ~3 characters a token
+
+
+async def test_a_prompt_gets_its_own_short_length_and_every_passage_is_shaped(
+    store: Store, model: FakeModel
+) -> None:
+    service = StoryService(store, model, defaults=Defaults(max_new_tokens=200))
+    await service.prompts(HERE, ADA, "A dragon")
+    prompt_request = model.requests[-1]
+    assert prompt_request.max_new_tokens == 60, "not the 200-token story length"
+    await service.respond(HERE, ADA, "horror", "A knock at the door")
+    await service.poem(HERE, ADA, "joy")
+    await service.continue_story(HERE, ADA)
+    for request in model.requests:
+        assert request.complete_sentences and request.repetition_penalty > 1.0
+    assert model.requests[-1].max_new_tokens == 200

@@ -189,7 +189,7 @@ async def test_lore_triggered_and_not_and_memory_kept_when_turns_drop_out(
     tmp_path: Path,
 ) -> None:
     # 50 tokens to write, 96 of prompt overhead: 45 tokens (words) of story context
-    model = FakeModel(context_window=200 + 96 + 45)
+    model = FakeModel(context_window=200 + 160 + 45)
     async with campfire(tmp_path, model) as world:
         thread = await world.new_thread("Keeper")
         await world.ann.slash(thread, "story memory", text="MEMORY: Mira keeps the lighthouse.")
@@ -204,11 +204,12 @@ async def test_lore_triggered_and_not_and_memory_kept_when_turns_drop_out(
             await member.send(thread, f"Turn {i} where the waves keep rising.")
         await world.cat.send(thread, "Then the lamp flickered.")
         await world.ann.slash(thread, "continue")
-        context = model.requests[-1].context
-        assert context.startswith("MEMORY: Mira keeps the lighthouse.")
-        assert "[Lamp: The lamp never dies.]" in context
-        assert "Cracked." not in context
-        assert "The opening: a storm at dusk." in context
+        request = model.requests[-1]
+        context = request.context
+        assert request.background.startswith("MEMORY: Mira keeps the lighthouse.")
+        assert "[Lamp: The lamp never dies.]" in request.background
+        assert "Cracked." not in context + request.background
+        assert context.startswith("The opening: a storm at dusk.")
         assert "Turn 0 " not in context  # the oldest middle turns dropped out
         assert context.endswith("Then the lamp flickered.")
         shown = await world.ann.slash(thread, "story show")
@@ -233,10 +234,11 @@ async def test_two_threads_never_see_each_others_story(tmp_path: Path) -> None:
         await world.ann.slash(north, "story note", text="Cold and quiet.")
         await world.ben.send(south, "Sand covers the southern road.")
         await world.ann.slash(north, "continue")
-        north_context = world.model.requests[-1].context
+        north_request = world.model.requests[-1]
+        north_context = north_request.context
         await world.ben.slash(south, "continue")
         south_context = world.model.requests[-1].context
-        assert "Snow" in north_context and "Cold and quiet." in north_context
+        assert "Snow" in north_context and north_request.note == "Cold and quiet."
         assert "Sand" not in north_context
         assert south_context == "Sand covers the southern road."
         shown = await world.ben.slash(south, "story show")

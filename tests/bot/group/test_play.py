@@ -32,16 +32,10 @@ async def test_memory_note_and_lore_reach_the_model(
     await session.handle("/lore add name:Boat keywords:boat The boat is cracked.")
     await session.handle("/write The lamp flickered.")
     await session.handle("/continue")
-    context = model.requests[-1].context
-    assert context == "\n\n".join(
-        [
-            "Mira keeps the lighthouse.",
-            "[Lamp: The lamp never dies.]",
-            "The storm came at dusk.",
-            "[Author's note: Keep it eerie.]",
-            "The lamp flickered.",
-        ]
-    )
+    request = model.requests[-1]
+    assert request.context == "The storm came at dusk.\n\nThe lamp flickered."
+    assert request.background == "Mira keeps the lighthouse.\n\n[Lamp: The lamp never dies.]"
+    assert request.note == "Keep it eerie."
     assert "Lore entry Lamp added." in screen.text
     await session.handle("/lore list")
     assert "Boat (boat): The boat is cracked." in screen.text

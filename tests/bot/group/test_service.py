@@ -21,7 +21,7 @@ KEY = StoryKey(1, 100)
 ANN, BEN, CAT = Author(11, "Ann"), Author(12, "Ben"), Author(13, "Cat")
 
 
-async def test_context_has_memory_triggered_lore_and_the_note_before_the_last_turn(
+async def test_memory_triggered_lore_and_the_note_go_apart_from_the_story(
     group_service: StoryService, model: FakeModel
 ) -> None:
     await group_service.write(KEY, ANN, "The storm came at dusk.")
@@ -32,22 +32,21 @@ async def test_context_has_memory_triggered_lore_and_the_note_before_the_last_tu
     await group_service.write(KEY, BEN, "The lamp flickered.")
     await group_service.write(KEY, CAT, "Mira climbed the stairs.")
     await group_service.continue_story(KEY, ANN)
-    context = model.requests[-1].context
-    assert context == "\n\n".join(
-        [
-            "Mira keeps the lighthouse.",
-            "[Lamp: The lamp must never go out.]",
-            "The storm came at dusk.",
-            "The lamp flickered.",
-            "[Author's note: Keep it eerie.]",
-            "Mira climbed the stairs.",
-        ]
+    request = model.requests[-1]
+    # The story text alone is what the model continues; the server places the rest.
+    assert request.context == "\n\n".join(
+        ["The storm came at dusk.", "The lamp flickered.", "Mira climbed the stairs."]
     )
-    assert "boat" not in context.lower()
+    assert request.background == (
+        "Mira keeps the lighthouse.\n\n[Lamp: The lamp must never go out.]"
+    )
+    assert request.note == "Keep it eerie."
+    assert request.complete_sentences
+    assert "boat" not in (request.context + request.background).lower()
 
 
 async def test_memory_is_kept_when_turns_drop_out(group_store: Store) -> None:
-    model = FakeModel(context_window=50 + 96 + 40)  # 40 tokens (words) for the context
+    model = FakeModel(context_window=50 + 160 + 40)  # 40 tokens (words) for the context
     service = StoryService(group_store, model, defaults=Defaults(max_new_tokens=50))
     await service.write(KEY, ANN, "Opening words of the tale.")
     await service.group.set_memory(KEY, "MEMORY: Mira is the keeper.")
@@ -55,8 +54,8 @@ async def test_memory_is_kept_when_turns_drop_out(group_store: Store) -> None:
         await service.write(KEY, [ANN, BEN][i % 2], f"Turn {i} goes on and on here.")
     await service.continue_story(KEY, CAT)
     context = model.requests[-1].context
-    assert context.startswith("MEMORY: Mira is the keeper.")
-    assert "Opening words of the tale." in context
+    assert model.requests[-1].background == "MEMORY: Mira is the keeper."
+    assert context.startswith("Opening words of the tale.")
     assert context.endswith("Turn 11 goes on and on here.")
     assert "Turn 0 " not in context
     recap = await service.books.show(KEY)
@@ -191,9 +190,10 @@ async def test_two_threads_never_see_each_others_story(
     await group_service.group.add_lore(north, ANN, "Pass", "pass", "The pass is cursed.")
     await group_service.write(south, BEN, "Sand covers the southern road.")
     await group_service.continue_story(north, ANN)
-    north_context = model.requests[-1].context
+    north_request = model.requests[-1]
+    north_context = north_request.context + north_request.background
     await group_service.continue_story(south, BEN)
-    south_context = model.requests[-1].context
+    south_context = model.requests[-1].context + model.requests[-1].background
     assert "Snow" in north_context and "North memory." in north_context
     assert "cursed" in north_context
     assert "Sand" not in north_context

@@ -1,0 +1,95 @@
+"""What the model wrote, shaped into what a reader expects: pure functions, no I/O.
+
+* Labels an instruct model opens with ("The story so far:", "Continuation:", "Prompt:") go.
+* A story passage ends on a complete sentence: the unfinished tail after the last sentence end
+  is trimmed, as KoboldAI's "trim incomplete sentences" does.
+* A writing prompt is one prompt: its first paragraph, at most two sentences.
+* A poem keeps its line breaks; only a last line cut off by the length limit is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.controls import Task
+
+# A label line or lead-in that an instruct model puts before the text itself.
+_LABEL = re.compile(
+    r"""^\s*(?:
+        (?:\*\*|\#+\s*)?title\s*:[^\n]*\n
+      | (?:\*\*|\#+\s*)?
+        (?:the\s+)?(?:story(?:\s+so\s+far)?|continuation|next\s+passage|passage|opening|
+           (?:writing\s+)?prompt|poem|answer|response|chapter\s+\w+)
+        (?:\s*\([^)\n]{0,40}\))?\s*:(?:\*\*)?[ \t]*\n?
+      | \[(?:wp|response|story|continuation|poem|title)\][ \t]*\n?
+      | (?:sure|certainly|okay|of\s+course)[!,.][^\n]{0,80}?(?::|\n)
+      | here(?:'s|\s+is|\s+are)\s[^\n:]{0,60}:[ \t]*\n?
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A sentence end: . ! ? or … with any closing quotes or brackets after it.
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*]*(?=\s|$)""")
+_CLOSERS = "\"'”’)]*"
+
+PROMPT_MAX_SENTENCES = 2
+
+
+def strip_labels(text: str) -> str:
+    """text without the labels it opens with (repeated ones too)."""
+    while True:
+        match = _LABEL.match(text)
+        if match is None or not match.group(0).strip():
+            return text.lstrip()
+        text = text[match.end() :]
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Positions just after each sentence end in text."""
+    return [match.end() for match in _SENTENCE_END.finditer(text)]
+
+
+def ends_mid_sentence(text: str) -> bool:
+    """True when the text stops inside a sentence (after its closing quotes are ignored)."""
+    stripped = text.rstrip().rstrip(_CLOSERS)
+    return bool(stripped) and stripped[-1] not in ".!?…"
+
+
+def trim_incomplete_sentence(text: str) -> str:
+    """text up to its last complete sentence; unchanged when it has none (nothing to keep)."""
+    text = text.rstrip()
+    if not ends_mid_sentence(text):
+        return text
+    ends = sentence_ends(text)
+    return text[: ends[-1]].rstrip() if ends else text
+
+
+def one_prompt(text: str, max_sentences: int = PROMPT_MAX_SENTENCES) -> str:
+    """One writing prompt: the first paragraph, at most max_sentences, on one line."""
+    first = re.split(r"\n\s*\n|\n(?=\s*(?:\d+[.)]|[-*•])\s)", text.strip(), maxsplit=1)[0]
+    first = " ".join(first.split())
+    ends = sentence_ends(first)
+    if len(ends) > max_sentences:
+        first = first[: ends[max_sentences - 1]]
+    return first.strip().strip('"“”').strip()
+
+
+def whole_lines(text: str, cut_by_length: bool) -> str:
+    """A poem's lines, minus a last line that the length limit cut off."""
+    text = text.rstrip()
+    if cut_by_length and "\n" in text:
+        text = text.rsplit("\n", 1)[0].rstrip()
+    return text
+
+
+def shape_answer(task: Task, text: str, *, cut_by_length: bool, labelled: bool = True) -> str:
+    """The model's answer for task in the shape a reader expects.
+
+    labelled: the answer is the model's own start (no forced prefix), so labels may open it.
+    """
+    if labelled:
+        text = strip_labels(text)
+    if task is Task.PROMPT:
+        return one_prompt(text)
+    if task is Task.POEM:
+        return whole_lines(text, cut_by_length)
+    return trim_incomplete_sentence(text)

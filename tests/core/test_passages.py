@@ -1,0 +1,92 @@
+"""Answers shaped as a reader expects: no labels, whole sentences, one prompt, whole lines."""
+
+import pytest
+
+from core.controls import Task
+from core.passages import (
+    ends_mid_sentence,
+    one_prompt,
+    shape_answer,
+    strip_labels,
+    trim_incomplete_sentence,
+    whole_lines,
+)
+
+
+@pytest.mark.parametrize(
+    "labelled",
+    [
+        "The story so far:\nMara lit the lamp.",
+        "The story: Mara lit the lamp.",
+        "Continuation:\n\nMara lit the lamp.",
+        "**Continuation:** Mara lit the lamp.",
+        "Here is the next passage:\nMara lit the lamp.",
+        "Sure! Here's the continuation:\nMara lit the lamp.",
+        "[RESPONSE]\nMara lit the lamp.",
+        "Story (continued): Mara lit the lamp.",
+        "Title: The Lamp\nMara lit the lamp.",
+    ],
+)
+def test_labels_an_instruct_model_opens_with_are_stripped(labelled):
+    assert strip_labels(labelled) == "Mara lit the lamp."
+
+
+def test_text_that_only_mentions_a_story_keeps_its_words():
+    text = "The story she told was old. Mara lit the lamp."
+    assert strip_labels(text) == text
+
+
+def test_an_unfinished_last_sentence_is_trimmed():
+    text = "Mara lit the lamp. The sea was calm! Then the door of the"
+    assert trim_incomplete_sentence(text) == "Mara lit the lamp. The sea was calm!"
+
+
+def test_closing_quotes_belong_to_the_sentence():
+    text = '"Who is there?" she asked. "Nobody," said the voice. "Go back to'
+    assert trim_incomplete_sentence(text) == '"Who is there?" she asked. "Nobody," said the voice.'
+    assert not ends_mid_sentence('She whispered, "Run."')
+
+
+def test_a_complete_passage_is_left_alone_and_so_is_one_without_any_sentence_end():
+    assert trim_incomplete_sentence("It rained all night.  ") == "It rained all night."
+    assert trim_incomplete_sentence("and then the") == "and then the"
+
+
+def test_decimal_points_are_not_sentence_ends():
+    assert trim_incomplete_sentence("It cost 3.50 coins. She paid 2.5 and") == "It cost 3.50 coins."
+
+
+def test_a_prompt_is_its_first_paragraph_and_at_most_two_sentences():
+    rambling = (
+        '"A dragon runs a bakery. Nobody dares complain. The bread is always burnt."\n\n'
+        "Write a story about it."
+    )
+    assert one_prompt(rambling) == "A dragon runs a bakery. Nobody dares complain."
+    listed = "A clock that runs backwards.\n2. A town without doors."
+    assert one_prompt(listed) == "A clock that runs backwards."
+
+
+def test_a_poem_keeps_its_line_breaks_and_loses_only_a_cut_off_last_line():
+    poem = "Sun on the water,\nlight in the reeds,\nand the wind in"
+    assert whole_lines(poem, cut_by_length=True) == "Sun on the water,\nlight in the reeds,"
+    assert whole_lines(poem, cut_by_length=False) == poem
+
+
+def test_shape_answer_per_task():
+    story = "Continuation:\nThe boat came back. Its sails were"
+    assert shape_answer(Task.CONTINUE, story, cut_by_length=True) == "The boat came back."
+    prompt = "Prompt: The moon files a complaint. It is ignored. Chaos follows."
+    assert shape_answer(Task.PROMPT, prompt, cut_by_length=False) == (
+        "The moon files a complaint. It is ignored."
+    )
+    poem = "Poem:\nJoy in the morning,\njoy in the rain"
+    assert shape_answer(Task.POEM, poem, cut_by_length=False) == (
+        "Joy in the morning,\njoy in the rain"
+    )
+
+
+def test_a_forced_prefix_is_not_taken_for_a_label():
+    text = "Story: a word that the user chose to start with. More"
+    assert shape_answer(Task.STORY, text, cut_by_length=True, labelled=False) == (
+        "Story: a word that the user chose to start with."
+    )
