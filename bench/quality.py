@@ -26,7 +26,7 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,21 +171,28 @@ def generic_samples(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    template = read_manifest(folder).instruction_template or CHATML_TEMPLATE
+    manifest = read_manifest(folder)
+    template = manifest.instruction_template or CHATML_TEMPLATE
+    room = manifest.context_window - max_new_tokens - 1
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", timeout=600)
     out = []
     for seed, sample in enumerate(like, start=1):
-        message = generic_message(sample)
-        if tokenizer.chat_template:
-            prompt = str(
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": message}],
-                    tokenize=False,
-                    add_generation_prompt=True,
+        story = sample.before
+        while True:  # a generic bot drops the oldest text until the message fits
+            message = generic_message(replace(sample, before=story))
+            if tokenizer.chat_template:
+                prompt = str(
+                    tokenizer.apply_chat_template(
+                        [{"role": "user", "content": message}],
+                        tokenize=False,
+                        add_generation_prompt=True,
+                    )
                 )
-            )
-        else:  # a checkpoint without a chat template: the manifest's wrapper
-            prompt = template.replace(INSTRUCTION_PLACEHOLDER, message)
+            else:  # a checkpoint without a chat template: the manifest's wrapper
+                prompt = template.replace(INSTRUCTION_PLACEHOLDER, message)
+            if len(tokenizer(prompt)["input_ids"]) <= room or not story:
+                break
+            story = story[len(story) // 4 :]
         started = time.perf_counter()
         answer = client.completions.create(
             model=folder.name,
@@ -227,6 +234,8 @@ def seeds_samples(folder: Path, like: list[Sample], max_new_tokens: int) -> list
     with torch.inference_mode():
         for seed, sample in enumerate(like, start=1):
             inputs = tokenizer(seeds_input(sample), return_tensors="pt")
+            room = model.config.max_position_embeddings - max_new_tokens - 1
+            inputs = {key: value[:, -room:] for key, value in inputs.items()}  # the story's end
             torch.manual_seed(seed)
             started = time.perf_counter()
             ids = model.generate(
