@@ -26,7 +26,7 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,17 @@ def generic_message(sample: Sample) -> str:
     )
 
 
+def chat_prompt(tokenizer: Any, template: str, message: str) -> str:
+    """One user message in the checkpoint's chat template (or its manifest's wrapper)."""
+    if tokenizer.chat_template:
+        return str(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+            )
+        )
+    return template.replace(INSTRUCTION_PLACEHOLDER, message)
+
+
 def generic_samples(
     url: str, folder: Path, like: list[Sample], max_new_tokens: int
 ) -> list[Sample]:
@@ -177,22 +188,12 @@ def generic_samples(
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", timeout=600)
     out = []
     for seed, sample in enumerate(like, start=1):
-        story = sample.before
+        message = generic_message(sample)
         while True:  # a generic bot drops the oldest text until the message fits
-            message = generic_message(replace(sample, before=story))
-            if tokenizer.chat_template:
-                prompt = str(
-                    tokenizer.apply_chat_template(
-                        [{"role": "user", "content": message}],
-                        tokenize=False,
-                        add_generation_prompt=True,
-                    )
-                )
-            else:  # a checkpoint without a chat template: the manifest's wrapper
-                prompt = template.replace(INSTRUCTION_PLACEHOLDER, message)
-            if len(tokenizer(prompt)["input_ids"]) <= room or not story:
+            prompt = chat_prompt(tokenizer, template, message)
+            if len(tokenizer(prompt)["input_ids"]) <= room or len(message) < 8:
                 break
-            story = story[len(story) // 4 :]
+            message = message[len(message) // 4 :]
         started = time.perf_counter()
         answer = client.completions.create(
             model=folder.name,
