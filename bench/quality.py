@@ -164,6 +164,17 @@ def generic_message(sample: Sample) -> str:
     )
 
 
+def chat_prompt(tokenizer: Any, template: str, message: str) -> str:
+    """One user message in the checkpoint's chat template (or its manifest's wrapper)."""
+    if tokenizer.chat_template:
+        return str(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+            )
+        )
+    return template.replace(INSTRUCTION_PLACEHOLDER, message)
+
+
 def generic_samples(
     url: str, folder: Path, like: list[Sample], max_new_tokens: int
 ) -> list[Sample]:
@@ -171,21 +182,18 @@ def generic_samples(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    template = read_manifest(folder).instruction_template or CHATML_TEMPLATE
+    manifest = read_manifest(folder)
+    template = manifest.instruction_template or CHATML_TEMPLATE
+    room = manifest.context_window - max_new_tokens - 1
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", timeout=600)
     out = []
     for seed, sample in enumerate(like, start=1):
         message = generic_message(sample)
-        if tokenizer.chat_template:
-            prompt = str(
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": message}],
-                    tokenize=False,
-                    add_generation_prompt=True,
-                )
-            )
-        else:  # a checkpoint without a chat template: the manifest's wrapper
-            prompt = template.replace(INSTRUCTION_PLACEHOLDER, message)
+        while True:  # a generic bot drops the oldest text until the message fits
+            prompt = chat_prompt(tokenizer, template, message)
+            if len(tokenizer(prompt)["input_ids"]) <= room or len(message) < 8:
+                break
+            message = message[len(message) // 4 :]
         started = time.perf_counter()
         answer = client.completions.create(
             model=folder.name,
@@ -227,6 +235,8 @@ def seeds_samples(folder: Path, like: list[Sample], max_new_tokens: int) -> list
     with torch.inference_mode():
         for seed, sample in enumerate(like, start=1):
             inputs = tokenizer(seeds_input(sample), return_tensors="pt")
+            room = model.config.max_position_embeddings - max_new_tokens - 1
+            inputs = {key: value[:, -room:] for key, value in inputs.items()}  # the story's end
             torch.manual_seed(seed)
             started = time.perf_counter()
             ids = model.generate(

@@ -31,6 +31,9 @@ _LABEL = re.compile(
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*]*(?=\s|$)""")
 _CLOSERS = "\"'”’)]*"
 
+# A label in the middle of a line, where a prompt runs on into a story.
+_LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:", re.IGNORECASE)
+
 PROMPT_MAX_SENTENCES = 2
 
 
@@ -67,6 +70,7 @@ def one_prompt(text: str, max_sentences: int = PROMPT_MAX_SENTENCES) -> str:
     """One writing prompt: the first paragraph, at most max_sentences, on one line."""
     first = re.split(r"\n\s*\n|\n(?=\s*(?:\d+[.)]|[-*•])\s)", text.strip(), maxsplit=1)[0]
     first = " ".join(first.split())
+    first = _LABEL_INSIDE.split(first, maxsplit=1)[0]  # "... Story: the story itself"
     ends = sentence_ends(first)
     if len(ends) > max_sentences:
         first = first[: ends[max_sentences - 1]]

@@ -62,6 +62,8 @@ def test_a_prompt_is_its_first_paragraph_and_at_most_two_sentences():
         "Write a story about it."
     )
     assert one_prompt(rambling) == "A dragon runs a bakery. Nobody dares complain."
+    run_on = 'Words have no meaning but to your imagination. Story: "A rare example of that.'
+    assert one_prompt(run_on) == "Words have no meaning but to your imagination."
     listed = "A clock that runs backwards.\n2. A town without doors."
     assert one_prompt(listed) == "A clock that runs backwards."
 
