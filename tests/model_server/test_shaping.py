@@ -12,7 +12,7 @@ CONTINUE = {"task": "continue", "genre": "horror", "context": "The night was dar
 
 async def _texts(client: httpx.AsyncClient, **extra: object) -> list[str]:
     texts = []
-    for seed in range(6):
+    for seed in range(16):
         body = {**CONTINUE, "max_new_tokens": 14, "seed": seed, **extra}
         response = await client.post("/v1/generate", json=body)
         assert response.status_code == 200, response.text
