@@ -57,7 +57,9 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._prefix_cache_metrics()
 
+    def _prefix_cache_metrics(self) -> None:
         self.prefix_cache_hits = Counter(
             "campfire_prefix_cache_hits",
             "Prompts that reused the cached keys/values of a recent prompt or answer",
