@@ -25,8 +25,9 @@ from core.protocol import (
     OpenAISampling,
 )
 from model_server.errors import ApiError
+from model_server.generation_run import GenerationRun
 from model_server.registry import Resident
-from model_server.service import GenerationRun, GenerationService
+from model_server.service import GenerationService
 
 
 def usage_of(run: GenerationRun) -> CompletionUsage:

@@ -11,10 +11,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from core.controls import Task
 from core.errors import CheckpointError, UnknownChoiceError
 from core.passages import shape_answer
 from core.protocol import (
@@ -40,6 +38,7 @@ from model_server.engine.base import (
     TextDelta,
 )
 from model_server.errors import ApiError
+from model_server.generation_run import GenerationRun
 from model_server.metrics import ServerMetrics
 from model_server.registry import (
     CheckpointRegistry,
@@ -49,68 +48,6 @@ from model_server.registry import (
 )
 from model_server.row_params import check_logit_bias, row_params
 from model_server.settings import ServerSettings
-
-
-@dataclass
-class GenerationRun:
-    """A request in flight: its checkpoint lease, engine handles and bookkeeping."""
-
-    service: GenerationService
-    route: str
-    resident: Resident
-    handles: list[RequestHandle]
-    prompt_tokens: int
-    prefix: str = ""
-    shape_for: Task | None = None
-    """Shape each answer for this task (core.passages.shape_answer); None: leave it raw."""
-    started: float = field(default_factory=time.monotonic)
-    first_token: float | None = None
-    closed: bool = False
-
-    def close(self) -> None:
-        """Abort whatever still runs and release the checkpoint. Synchronous on purpose."""
-        if self.closed:
-            return
-        self.closed = True
-        for handle in self.handles:
-            handle.abort()
-        self.service.registry.release(self.resident)
-        metrics = self.service.metrics
-        metrics.request_latency.labels(self.route).observe(time.monotonic() - self.started)
-
-    def note_text(self) -> None:
-        if self.first_token is None:
-            self.first_token = time.monotonic()
-            self.service.metrics.first_token_latency.labels(self.route).observe(
-                self.first_token - self.started
-            )
-
-    async def events(self) -> AsyncIterator[tuple[int, TextDelta | RowFinished]]:
-        """(handle number, event) from every handle, as they come."""
-        if len(self.handles) == 1:
-            async for event in self.handles[0].events():
-                yield 0, event
-            return
-        queue: asyncio.Queue[tuple[int, TextDelta | RowFinished] | None] = asyncio.Queue()
-
-        async def pump(number: int, handle: RequestHandle) -> None:
-            async for event in handle.events():
-                await queue.put((number, event))
-            await queue.put(None)
-
-        tasks = [asyncio.create_task(pump(i, h)) for i, h in enumerate(self.handles)]
-        try:
-            open_handles = len(tasks)
-            while open_handles:
-                item = await queue.get()
-                if item is None:
-                    open_handles -= 1
-                else:
-                    yield item
-        finally:
-            for task in tasks:
-                task.cancel()
-
 
 MAX_STOP_CHARS = 200
 MAX_TOKENIZE_CHARS = 2 * MAX_TEXT_CHARS
