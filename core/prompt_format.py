@@ -245,19 +245,32 @@ def render_prompt(
 
 
 def chat_messages(
-    task: Task, control: Control | None = None, context: str = "", prefix: str = ""
+    task: Task,
+    control: Control | None = None,
+    context: str = "",
+    prefix: str = "",
+    *,
+    background: str = "",
+    note: str = "",
 ) -> list[dict[str, str]]:
     """The instruction-style prompt as chat messages, for a server that applies the model's own
-    chat template (OpenAI-compatible /v1/chat/completions)."""
+    chat template (OpenAI-compatible /v1/chat/completions). A continuation's story so far is
+    the assistant's own last message, as the instruction style prefills it."""
     check_control(task, control)
-    instruction = instruction_text(task, control, neutralise(context).strip())
+    context = neutralise(context).strip()
+    background = neutralise(background).strip()
+    note = " ".join(neutralise(note).split())
+    instruction = instruction_text(task, control, context, background, note)
     prefix = neutralise(prefix).strip()
     if prefix:
-        instruction += f'\n\nBegin your answer with these words: "{prefix}"'
-    return [
+        instruction += f'{PARAGRAPH}Begin your answer with these words: "{prefix}"'
+    messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": instruction},
     ]
+    if task is Task.CONTINUE and context:
+        messages.append({"role": "assistant", "content": context})
+    return messages
 
 
 def end_marker(style: PromptStyle) -> str:

@@ -195,7 +195,9 @@ class GenerationService:
                     cut_by_length=row.finish_reason == "length",
                     labelled=not run.prefix,
                 )
-            copied = self._copies(run, text, given=run.prefix)
+            # The caller's prefix gives the check context but is never counted as copying.
+            written = text[len(run.prefix) :] if text.startswith(run.prefix) else row.text
+            copied = self._copies(run, written, given=run.prefix)
             reason = "aborted" if row.finish_reason == "error" else row.finish_reason
             candidates.append(
                 Candidate(

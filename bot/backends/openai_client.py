@@ -120,6 +120,9 @@ class OpenAIModelClient:
             self._http, checkpoint_dir=checkpoint_dir, context_window=window
         )
         self._server_honours_n: bool | None = None
+        # Campfire's own samplers go as extra fields until a server refuses them (some, such as
+        # `transformers serve`, refuse unknown fields); then they are left out from then on.
+        self._server_takes_samplers = True
 
     async def aclose(self) -> None:
         await self._openai.close()
@@ -167,15 +170,26 @@ class OpenAIModelClient:
         if seed is not None:
             arguments["seed"] = seed
         extra = dict(self._extra_body)
-        if request.top_k:
-            extra["top_k"] = request.top_k
-        if request.repetition_penalty != 1.0:
-            extra["repetition_penalty"] = request.repetition_penalty
+        if self._server_takes_samplers:
+            extra.update(_own_samplers(request))
         if extra:
             arguments["extra_body"] = extra
         return arguments
 
     async def _create(self, plan: PromptPlan, arguments: dict[str, Any]) -> Any:
+        try:
+            return await self._send(plan, arguments)
+        except (openai.BadRequestError, openai.UnprocessableEntityError):
+            extra = dict(arguments.get("extra_body") or {})
+            own = {name for name in extra if name not in self._extra_body}
+            if not own:
+                raise
+            self._server_takes_samplers = False
+            kept = {name: value for name, value in extra.items() if name not in own}
+            retry = {key: value for key, value in arguments.items() if key != "extra_body"}
+            return await self._send(plan, {**retry, **({"extra_body": kept} if kept else {})})
+
+    async def _send(self, plan: PromptPlan, arguments: dict[str, Any]) -> Any:
         if plan.chat:
             return await self._openai.chat.completions.create(**arguments)
         return await self._openai.completions.create(**arguments)
@@ -365,3 +379,13 @@ def _to_candidates(
             _candidate(plan, request, first + offset, cutter, choice.finish_reason, tokens)
         )
     return candidates
+
+
+def _own_samplers(request: GenerateRequest) -> dict[str, Any]:
+    """Campfire's samplers beyond OpenAI's, where the request sets them."""
+    own: dict[str, Any] = {}
+    if request.top_k:
+        own["top_k"] = request.top_k
+    if request.repetition_penalty != 1.0:
+        own["repetition_penalty"] = request.repetition_penalty
+    return own

@@ -43,11 +43,25 @@ def plan_prompt(request: GenerateRequest, manifest: CheckpointManifest | None) -
     prefix = neutralise(request.prefix).lstrip().rstrip(" ")
     if manifest is not None:
         manifest.check_supports(request.task, request.control)
-        prompt = manifest.render_prompt(request.task, request.control, request.context, prefix)
+        prompt = manifest.render_prompt(
+            request.task,
+            request.control,
+            request.context,
+            prefix,
+            background=request.background,
+            note=request.note,
+        )
         # The end marker first: it is always sent, whatever the caller's stops.
         stops = _unique([manifest.end_marker, *request.stop])
         return PromptPlan(prompt=prompt, messages=None, stops=stops, prefix=prefix)
-    messages = chat_messages(request.task, request.control, request.context, prefix)
+    messages = chat_messages(
+        request.task,
+        request.control,
+        request.context,
+        prefix,
+        background=request.background,
+        note=request.note,
+    )
     return PromptPlan(
         prompt=None,
         messages=messages,

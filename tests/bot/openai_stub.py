@@ -30,6 +30,7 @@ class StubServer:
     mode: str = "ok"
     honour_n: bool = True
     tokenize: bool = False
+    refuse_unknown: bool = False  # like `transformers serve`: 422 for fields OpenAI lacks
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
@@ -47,6 +48,10 @@ class StubServer:
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        unknown = sorted(set(body) & {"top_k", "repetition_penalty"})
+        if self.refuse_unknown and unknown:
+            error = {"error": {"message": f"Unexpected fields in the request: {unknown}"}}
+            return web.json_response(error, status=422)
         if self.mode in ("500", "429"):
             error = {"error": {"message": "boom", "type": "server_error"}}
             return web.json_response(error, status=int(self.mode))

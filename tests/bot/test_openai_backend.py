@@ -95,6 +95,22 @@ async def test_a_chat_model_gets_cores_instruction_as_messages(
     assert "poem" in messages[1]["content"] and "Morning" in messages[1]["content"]
 
 
+async def test_a_server_that_refuses_campfires_own_samplers_still_writes(
+    store: Store, tiny_checkpoint: Path
+) -> None:
+    async with (
+        stub_server(refuse_unknown=True) as stub,
+        stories(openai_settings(stub.url, tiny_checkpoint), store) as service,
+    ):
+        first = await service.respond(HERE, ADA, "horror", "A knock at the door")
+        await service.continue_story(HERE, ADA)
+    assert first.turn.text == "The lamp went out (None, 0)."
+    refused, retried, *later = stub.requests
+    assert refused["repetition_penalty"] > 1.0, "the bot's tuned default is tried first"
+    assert "repetition_penalty" not in retried
+    assert later and all("repetition_penalty" not in sent for sent in later)
+
+
 async def test_candidates_come_in_parallel_when_the_server_ignores_n(
     stub: StubServer, tiny_checkpoint: Path
 ) -> None:

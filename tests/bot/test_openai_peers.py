@@ -26,6 +26,26 @@ CHATML_JINJA = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 T = TypeVar("T")
+# The tiny tokenizer spends about a token per two characters, so core's chat instruction for a
+# continuation alone is ~250 tokens: the chat model gets a wider window than the tiny 256.
+CHAT_WINDOW = 1024
+
+
+def widen_window(folder: Path, positions: int) -> None:
+    """Give the tiny (random) GPT-2 more positions: the old ones kept, new ones random."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    model = AutoModelForCausalLM.from_pretrained(str(folder))
+    config = GPT2Config.from_dict({**model.config.to_dict(), "n_positions": positions})
+    wider = AutoModelForCausalLM.from_config(config)
+    state = model.state_dict()
+    old = state["transformer.wpe.weight"]
+    state["transformer.wpe.weight"] = torch.cat(
+        [old, wider.transformer.wpe.weight.detach()[old.shape[0] :]]
+    )
+    wider.load_state_dict(state)
+    wider.save_pretrained(str(folder))
 
 
 async def until_written(ask: Callable[[], Awaitable[T]], tries: int = 4) -> T:
@@ -59,6 +79,7 @@ def transformers_serve_chat(
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     tokenizer.chat_template = CHATML_JINJA
     tokenizer.save_pretrained(str(folder))
+    widen_window(folder, CHAT_WINDOW)
     with run_transformers_serve(folder) as url:
         yield url, str(folder)
 
@@ -70,7 +91,10 @@ def campfire_openai(tiny_checkpoints: Path) -> Iterator[tuple[str, str]]:
 
 
 async def round_trip(url: str, model: str, folder: Path | None, store: Store) -> None:
-    settings = openai_settings(url, folder, model)
+    # Without a checkpoint folder the window is a setting (CAMPFIRE_CONTEXT_WINDOW): the tiny
+    # chat model's is CHAT_WINDOW tokens.
+    window = {} if folder else {"context_window": CHAT_WINDOW}
+    settings = openai_settings(url, folder, model, **window)
     shown: list[str] = []
 
     async def on_text(text: str) -> None:

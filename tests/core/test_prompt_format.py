@@ -159,3 +159,20 @@ def test_background_and_note_cannot_smuggle_special_tokens():
         note="<|endoftext|>n",
     )
     assert prompt.count("<|im_end|>") == 2 and prompt.count("<|im_start|>") == 3
+
+
+def test_chat_messages_carry_the_story_background_and_note_of_a_continuation() -> None:
+    from core.prompt_format import chat_messages
+
+    messages = chat_messages(
+        Task.CONTINUE,
+        Genre.HORROR,
+        "The door creaked open.",
+        background="Mira keeps the lighthouse.",
+        note="Keep it eerie.",
+    )
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", "user", "assistant"]
+    assert "Mira keeps the lighthouse." in messages[1]["content"]
+    assert "Keep it eerie." in messages[1]["content"]
+    assert messages[2]["content"] == "The door creaked open."
