@@ -114,7 +114,9 @@ async def round_trip(url: str, model: str, folder: Path | None, store: Store) ->
     assert again.turn.position == following.turn.position
     texts = [turn.text for turn in recap.turns]
     assert len(texts) == 2 and texts[1] == again.turn.text
-    assert not any(END_MARKER in text or "<|" in text for text in texts)
+    # The end marker is cut where it was written (a random tiny model may still spell "<|" as
+    # plain characters, so only the marker itself is looked for).
+    assert not any(END_MARKER in text for text in texts)
 
 
 async def test_a_story_through_transformers_serve(
