@@ -41,27 +41,15 @@ class PromptPlan:
 def plan_prompt(request: GenerateRequest, manifest: CheckpointManifest | None) -> PromptPlan:
     """The prompt in the checkpoint's own format, or chat messages for a chat model."""
     prefix = neutralise(request.prefix).lstrip().rstrip(" ")
+    # Both renderings read the same parts of the request.
+    parts = (request.task, request.control, request.context, prefix)
     if manifest is not None:
         manifest.check_supports(request.task, request.control)
-        prompt = manifest.render_prompt(
-            request.task,
-            request.control,
-            request.context,
-            prefix,
-            background=request.background,
-            note=request.note,
-        )
+        prompt = manifest.render_prompt(*parts, background=request.background, note=request.note)
         # The end marker first: it is always sent, whatever the caller's stops.
         stops = _unique([manifest.end_marker, *request.stop])
         return PromptPlan(prompt=prompt, messages=None, stops=stops, prefix=prefix)
-    messages = chat_messages(
-        request.task,
-        request.control,
-        request.context,
-        prefix,
-        background=request.background,
-        note=request.note,
-    )
+    messages = chat_messages(*parts, background=request.background, note=request.note)
     return PromptPlan(
         prompt=None,
         messages=messages,
