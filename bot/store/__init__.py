@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from bot.store.db import STORE_BUSY, Migration, StoreBusy
+from bot.store.db import STORE_BUSY, STORE_FULL, Migration, StoreBusy, StoreFull
 from bot.store.group import Participant, StoryExtras, StoryGroupTables
 from bot.store.moderation import ModerationTables
 from bot.store.schema import MIGRATIONS
@@ -50,6 +50,7 @@ __all__ = [
     "MIGRATIONS",
     "SETTING_NAMES",
     "STORE_BUSY",
+    "STORE_FULL",
     "Migration",
     "Participant",
     "SavedPrompt",
@@ -57,6 +58,7 @@ __all__ = [
     "ScopeSettings",
     "Store",
     "StoreBusy",
+    "StoreFull",
     "StoredVote",
     "Story",
     "StoryExtras",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,12 +42,29 @@ class StoreBusy(CampfireError):
     """The database file stayed locked (another writer, a backup) through every retry."""
 
 
-STORE_BUSY = "The story database is busy right now, so nothing was changed. Try again in a moment."
+class StoreFull(CampfireError):
+    """The disk (or the database's size limit) is full: nothing more can be written."""
+
+
+# A failed write's transaction is rolled back, so these may say it was not saved.
+STORE_BUSY = "The story database stayed busy, so this was not saved. Try again in a moment."
+STORE_FULL = (
+    "The bot's disk is full, so this was not saved. Tell the server's admin (whoever runs "
+    "Campfire) to free some disk space, then try again."
+)
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
     text = str(error).lower()
     return "database is locked" in text or "database is busy" in text
+
+
+def _is_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full") or the OS's ENOSPC."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(error).lower()
+    return isinstance(error, OSError) and error.errno == errno.ENOSPC
 
 
 class Database:
@@ -105,11 +123,14 @@ class Database:
         await self.close()
 
     async def _retry(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run operation, retried while the file is locked; a full disk becomes StoreFull."""
         for attempt in range(self._lock_retries + 1):
             try:
                 return await operation()
-            except sqlite3.OperationalError as error:
-                if not _is_locked(error):
+            except (sqlite3.Error, OSError) as error:
+                if _is_full(error):
+                    raise StoreFull(STORE_FULL) from error
+                if not isinstance(error, sqlite3.OperationalError) or not _is_locked(error):
                     raise
                 if attempt == self._lock_retries:
                     raise StoreBusy(STORE_BUSY) from error

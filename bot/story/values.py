@@ -143,4 +143,8 @@ def user_message(error: BaseException) -> str:
         return error.user_message
     if isinstance(error, CampfireError):
         return str(error)
-    return "Something went wrong on the bot's side; the story is unchanged. Try again."
+    # Its effect is unknown: say so, and where to look.
+    return (
+        "Something went wrong on the bot's side (its admin can find it in the bot's log). "
+        "Check the story with /story show, then try again."
+    )
