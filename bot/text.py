@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 DISCORD_LIMIT = 2000
+SHORTENED = "… *(shortened to fit one Discord message)*"
 
 
 def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
@@ -28,6 +29,18 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
+
+
+def fit_message(text: str, limit: int = DISCORD_LIMIT) -> str:
+    """text as it fits one message: whole when it fits, else cut at a word (when one is near
+    the end) and marked as shortened."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(SHORTENED)]
+    space = cut.rfind(" ")
+    if space > len(cut) * 3 // 4:
+        cut = cut[:space]
+    return cut.rstrip() + SHORTENED
 
 
 def short_title(text: str, limit: int = 80) -> str:

@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.store import Scope
 from bot.story import StoryError
 from bot.story.admin import checkpoint_marks
+from bot.text import fit_message
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 SCOPE_CHOICES = [
@@ -58,7 +59,7 @@ class AdminCog(commands.Cog):
             lines.append(f"• `{info.name}`{extra}")
         if len(lines) == 1:
             lines.append("The server lists no checkpoints.")
-        await interaction.edit_original_response(content="\n".join(lines)[:2000])
+        await interaction.edit_original_response(content=fit_message("\n".join(lines)))
 
     @checkpoint.command(name="use")
     @app_commands.describe(
@@ -81,7 +82,9 @@ class AdminCog(commands.Cog):
         )
         where = "this channel" if checked_scope == "channel" else "this server"
         what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
-        await interaction.edit_original_response(content=f"From now on {where} uses {what}.")
+        await interaction.edit_original_response(
+            content=fit_message(f"From now on {where} uses {what}.")
+        )
 
     @checkpoint_use.autocomplete("name")
     async def checkpoint_name_autocomplete(

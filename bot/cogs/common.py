@@ -16,10 +16,11 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands
 
+from bot.cooldown import MODEL
 from bot.group.verbatim import notice_for
 from bot.services import Services
 from bot.story import Author, OnText, Passage, StoryKey, user_message
-from bot.text import DISCORD_LIMIT, split_message
+from bot.text import DISCORD_LIMIT, fit_message, split_message
 from core.errors import CampfireError
 
 log = logging.getLogger(__name__)
@@ -49,31 +50,37 @@ def author_of(interaction: discord.Interaction[Any]) -> Author:
     return Author(interaction.user.id, interaction.user.display_name)
 
 
+async def say(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = False) -> None:
+    """Answer with text, shortened to fit one message (it may echo what people typed), as the
+    interaction's response or, when that was given, a followup."""
+    text = fit_message(text)
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=ephemeral)
+    else:
+        await interaction.response.send_message(text, ephemeral=ephemeral)
+
+
 async def reply_error(interaction: discord.Interaction[Any], message: str) -> None:
     """An ephemeral message only the person who asked sees, whatever state the interaction is in."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        await say(interaction, message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not deliver an error message to %s", interaction.user.id)
 
 
 async def start_model_command(
-    interaction: discord.Interaction[Any], *, thinking: bool = True
+    interaction: discord.Interaction[Any], *, thinking: bool = True, kind: str = MODEL
 ) -> bool:
-    """Cooldown check, then defer. False (and the user told why) when on cooldown."""
+    """Cooldown check (the server's cooldown setting, per user and kind of command), then
+    defer. False (and the user told why) when on cooldown."""
     services = services_of(interaction)
     settings = await services.stories.settings_for(story_key(interaction))
-    left = services.cooldowns.try_start(interaction.user.id, settings.cooldown_seconds)
+    left = services.cooldowns.try_start(interaction.user.id, settings.cooldown_seconds, kind)
     if left > 0:
-        await reply_error(
-            interaction,
-            f"Slow down: you can ask the model again in {math.ceil(left)} s.",
-        )
+        again = "ask the model again" if kind == MODEL else "do that again"
+        await reply_error(interaction, f"Slow down: you can {again} in {math.ceil(left)} s.")
         return False
-    interaction.extras[COOLDOWN_STARTED] = True
+    interaction.extras[COOLDOWN_STARTED] = kind
     await interaction.response.defer(thinking=thinking)
     return True
 
@@ -161,8 +168,9 @@ async def report_failure(interaction: discord.Interaction[Any], message: str) ->
     """Say privately why a command failed. A public placeholder or half-streamed text goes (as
     after any failure); a delivered passage (it carries buttons) stays. A failed model command
     gives its cooldown back."""
-    if interaction.extras.pop(COOLDOWN_STARTED, False):
-        services_of(interaction).cooldowns.release(interaction.user.id)
+    kind = interaction.extras.pop(COOLDOWN_STARTED, None)
+    if kind is not None:
+        services_of(interaction).cooldowns.release(interaction.user.id, kind)
     if interaction.response.is_done():
         try:
             response = await interaction.original_response()
@@ -213,8 +221,25 @@ async def run_generation(
                 wait=True,
             )
             ids.append(message.id)
-    await services.stories.record_messages(passage.turn.id, ids)
+    await record_shown(interaction, passage.turn.id, ids)
     return passage
+
+
+async def record_shown(
+    interaction: discord.Interaction[Any], turn_id: int, message_ids: list[int]
+) -> None:
+    """Note which messages show a delivered turn. The turn is saved already, so a failure here
+    must not read as the command's failure."""
+    try:
+        await services_of(interaction).stories.record_messages(turn_id, message_ids)
+    except CampfireError as error:
+        log.warning("could not record the messages of turn %s: %s", turn_id, error)
+        await reply_error(
+            interaction,
+            "The passage is saved in the story, but Campfire could not note which messages "
+            f"show it ({user_message(error)}). Undo and Regenerate may leave this message "
+            "in place.",
+        )
 
 
 async def guard(

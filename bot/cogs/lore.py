@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import MAX_MESSAGES, author_of, story_key
+from bot.cogs.common import MAX_MESSAGES, author_of, say, story_key
 from bot.services import Services
 from bot.text import split_message
 from core.errors import CampfireError
@@ -36,9 +36,10 @@ class LoreCog(commands.Cog):
         entry, added = await self.stories.group.add_lore(
             story_key(interaction), author_of(interaction), name, keywords, text
         )
-        await interaction.response.send_message(
+        await say(
+            interaction,
             f"Lore entry **{entry.name}** {'added' if added else 'updated'} "
-            f"(keywords: {', '.join(entry.keywords)})."
+            f"(keywords: {', '.join(entry.keywords)}).",
         )
 
     @lore.command(name="remove")
@@ -46,7 +47,7 @@ class LoreCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction[Any], name: str) -> None:
         """Remove a lore entry of this story."""
         await self.stories.group.remove_lore(story_key(interaction), name)
-        await interaction.response.send_message(f"Lore entry **{name}** removed.")
+        await say(interaction, f"Lore entry **{' '.join(name.split())}** removed.")
 
     @remove.autocomplete("name")
     async def names(

@@ -9,9 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import admin_only
+from bot.cogs.common import admin_only, say
 from bot.services import Services
-from bot.text import split_message
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 
@@ -28,7 +27,7 @@ class ModerationCog(commands.Cog):
         self.admin = services.stories.admin
 
     async def _tell(self, interaction: discord.Interaction[Any], text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True)
+        await say(interaction, text, ephemeral=True)
 
     @moderation.command(name="add")
     @app_commands.describe(word="A word or phrase to block in people's input and model output")
@@ -55,9 +54,7 @@ class ModerationCog(commands.Cog):
         policy = await self.admin.moderation_policy(interaction.guild_id or 0)
         words = ", ".join(repr(t) for t in policy.blocked) or "nothing"
         state = "on" if policy.profanity_filter else "off"
-        await self._tell(
-            interaction, split_message(f"Blocked: {words}\nProfanity filter: {state}")[0]
-        )
+        await self._tell(interaction, f"Blocked: {words}\nProfanity filter: {state}")
 
     @moderation.command(name="profanity")
     @app_commands.describe(on="Turn the stock profanity filter on or off")

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.cogs.common import (
     MAX_MESSAGES,
     author_of,
+    record_shown,
     run_generation,
     send_chunks,
     start_model_command,
@@ -22,11 +23,12 @@ from bot.cogs.common import (
 from bot.cogs.components import passage_view, prompts_view, view_for_passage, write_passage
 from bot.cogs.options import EmotionChoice, GenreChoice
 from bot.cogs.votes import VotesCog
+from bot.cooldown import WRITE
 from bot.group.voting import MAX_CANDIDATES
 from bot.services import Services
 from bot.story import Author, StoryError, StoryKey
 from bot.story.values import user_message
-from bot.text import split_message
+from bot.text import fit_message, split_message
 from core.controls import Emotion, Genre
 from core.errors import CampfireError
 
@@ -131,12 +133,13 @@ class StoriesCog(commands.Cog):
     async def write(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Add your own passage to this channel's story."""
         text = self.stories.limits.check_write(text)
-        await interaction.response.defer(thinking=True)
+        if not await start_model_command(interaction, kind=WRITE):
+            return
         author = author_of(interaction)
         turn = await self.stories.write(story_key(interaction), author, text)
         chunks = split_message(f"**{author.name}:** {turn.text}")
         ids = await send_chunks(interaction, chunks, passage_view(turn))
-        await self.stories.record_messages(turn.id, ids)
+        await record_shown(interaction, turn.id, ids)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -161,7 +164,8 @@ class StoriesCog(commands.Cog):
             taken = await self.stories.take_turn(key, author, text)
         except CampfireError as error:
             await message.reply(
-                f"Not added to the story: {user_message(error)}", mention_author=False
+                fit_message(f"Not added to the story: {user_message(error)}"),
+                mention_author=False,
             )
             return
         await self.stories.record_messages(taken.turn.id, [message.id])

@@ -10,8 +10,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import MAX_MESSAGES, author_of, send_chunks, story_key
+from bot.cogs.common import (
+    MAX_MESSAGES,
+    author_of,
+    say,
+    send_chunks,
+    start_model_command,
+    story_key,
+)
 from bot.cogs.components import reset_view
+from bot.cooldown import NEW_STORY
 from bot.group.turns import TurnMode
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
@@ -34,8 +42,10 @@ class StoryGroupCog(commands.Cog):
         self.services = services
         self.stories = services.stories
 
-    async def _say(self, interaction: discord.Interaction[Any], text: str, **extra: Any) -> None:
-        await interaction.response.send_message(text, **extra)
+    async def _say(
+        self, interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = False
+    ) -> None:
+        await say(interaction, text, ephemeral=ephemeral)
 
     @story.command(name="show")
     async def show(self, interaction: discord.Interaction[Any]) -> None:
@@ -109,7 +119,8 @@ class StoryGroupCog(commands.Cog):
         if not checked:
             raise StoryError("Give the story a title, e.g. /story new title:The Lighthouse")
         await self.stories.check_input(story_key(interaction), "The title", checked)
-        await interaction.response.defer(thinking=True)
+        if not await start_model_command(interaction, kind=NEW_STORY):
+            return
         try:
             thread = await channel.create_thread(
                 name=checked[:100],
@@ -224,7 +235,8 @@ class StoryGroupCog(commands.Cog):
             if found is None:
                 raise StoryError("There's no story in this channel yet.")
             current = found[1].memory if which == "memory" else found[1].authors_note
-            await self._say(interaction, f"{label}: {current or 'none'}", ephemeral=True)
+            for chunk in split_message(f"{label}: {current or 'none'}"):
+                await self._say(interaction, chunk, ephemeral=True)
             return
         value = "" if clear else text or ""
         await (group.set_memory if which == "memory" else group.set_note)(key, value)

@@ -22,7 +22,7 @@ from bot.store import StoredVote, Turn
 from bot.story import Author, StoryKey
 from bot.story.values import user_message
 from bot.story.votes import VoteUpdate
-from bot.text import split_message
+from bot.text import fit_message, split_message
 from core.errors import CampfireError
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,10 @@ class VotesCog(commands.Cog):
             passage = await self.stories.continue_story(key, author)
         except CampfireError as error:
             await channel.send(
-                f"The round is complete, but the bot couldn't write its turn: "
-                f"{user_message(error)} Use /continue to try again.",
+                fit_message(
+                    f"The round is complete, but the bot couldn't write its turn: "
+                    f"{user_message(error)} Use /continue to try again."
+                ),
             )
             return
         copied = notice_for(passage.copied_from_training)

@@ -140,6 +140,10 @@ class StoryService:
         saved = await self.store.prompt(prompt_id)
         if saved is None:
             raise StoryError("That prompt is no longer known. Ask for new ones with /prompt.")
+        if StoryKey(saved.guild_id, saved.channel_id) != key:
+            raise StoryError(
+                "That prompt belongs to another channel. Ask for prompts here with /prompt."
+            )
         moderator = await self.parts.moderator(key.guild_id)
         async with self.parts.lock(key):
             story = await self.store.active_story(key.guild_id, key.channel_id)

@@ -1,0 +1,98 @@
+"""Every reply fits Discord's limits (2,000 characters of content), also when it echoes the
+longest text a person may send: over the wire, against the fake Discord that refuses what
+Discord refuses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import pytest
+
+from bot.app import CampfireBot, point_discord_at
+from bot.services import build_services
+from bot.settings import BotSettings
+from bot.store import Store
+from bot.story.context import MAX_MEMORY_CHARS
+from bot.text import DISCORD_LIMIT, SHORTENED, fit_message
+from tests.bot.fake_model import FakeModel
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.story_bot import running
+
+COMMANDS = ["respond", "write", "story", "lore"]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def restore_discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """point_discord_at changes two discord.py class attributes; put them back afterwards."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+
+
+def fake_settings(fake: FakeDiscord, **values: Any) -> BotSettings:
+    return BotSettings(
+        _env_file=None,
+        discord_token=fake.token,
+        discord_api_url=fake.url,
+        discord_gateway_url=fake.gateway_url,
+        cooldown_seconds=0,
+        **values,
+    )
+
+
+def test_fit_message_keeps_what_fits_and_marks_what_it_shortened() -> None:
+    assert fit_message("short") == "short"
+    exact = "x" * DISCORD_LIMIT
+    assert fit_message(exact) == exact
+    words = "word " * 1000
+    fitted = fit_message(words)
+    assert len(fitted) <= DISCORD_LIMIT and fitted.endswith(SHORTENED)
+    assert fitted.removesuffix(SHORTENED).endswith("word")  # cut between words
+    assert len(fit_message("y" * 5000)) == DISCORD_LIMIT
+
+
+@pytest.mark.usefixtures("restore_discord_endpoints")
+async def test_replies_echoing_the_longest_input_fit_discord(
+    fake: FakeDiscord, store: Store, model: FakeModel
+) -> None:
+    settings = fake_settings(fake)
+    point_discord_at(settings)
+    bot = CampfireBot(build_services(settings, store, model))
+    memory = ("The keeper remembers every ship. " * 70)[: MAX_MEMORY_CHARS - 1] + "!"
+    async with running(bot, fake.token):
+        await fake.wait_for_commands(COMMANDS)
+        write = await fake.slash("write", {"text": "The lamp went out."}, user=fake.member)
+        await fake.wait_for_original(write, lambda m: bool(m.components))
+
+        set_memory = await fake.slash("story memory", {"text": memory}, user=fake.member)
+        echoed = await fake.wait_for_original(set_memory)
+        assert echoed.content.startswith("bo: Memory set: The keeper remembers")
+        assert echoed.content.endswith(SHORTENED) and len(echoed.content) <= DISCORD_LIMIT
+        assert (await store.extras((await store.turns(1))[0].story_id)).memory == memory
+
+        shown = await fake.slash("story memory", {}, user=fake.member)
+        first = await fake.wait_for_original(shown)
+        rest = await fake.wait_for_followup(shown, lambda m: m.ephemeral)
+        assert first.ephemeral and (first.content + " " + rest.content) == f"Memory: {memory}"
+
+        unknown = "Mira" * 600  # 2,400 characters, echoed in the error
+        removal = await fake.slash("lore remove", {"name": unknown}, user=fake.member)
+        refused = await fake.wait_for_original(removal)
+        assert refused.ephemeral and refused.content.startswith("No lore entry is called")
+        assert refused.content.endswith(SHORTENED)
+
+        recap = await fake.slash("story show", {}, user=fake.member)
+        await fake.wait_for_original(recap)
+        assert all(len(m.content) <= DISCORD_LIMIT for m in fake.messages())
+    assert fake.protocol_errors == []
