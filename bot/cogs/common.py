@@ -123,8 +123,10 @@ def passage_content(passage: Passage) -> str:
     text = passage.turn.text
     if passage.turn.task == "story" and passage.story.prompt and passage.turn.kind == "model":
         text = f"> {passage.story.prompt}\n\n{text}"
-    notice = notice_for(passage.copied_from_training)
-    return text + (f"\n-# {notice}" if notice else "")
+    notices = [notice_for(passage.copied_from_training)]
+    if passage.put_aside is not None:
+        notices.append(passage.put_aside.notice())
+    return text + "".join(f"\n-# {n}" for n in notices if n)
 
 
 async def send_chunks(

@@ -20,6 +20,7 @@ from bot.cogs.common import (
 )
 from bot.store import SavedPrompt, Turn
 from bot.story import Author, OnText, Passage, StoryKey
+from bot.text import fit_message
 
 # What a model command asks the story service for, once the story and the author are known.
 PassageRequest = Callable[[StoryKey, Author, OnText], Awaitable[Passage]]
@@ -238,8 +239,11 @@ class ResetButton(
             await interaction.edit_original_response(content="The story was reset.", view=None)
             title = story.title or "Untitled story"
             await interaction.followup.send(
-                f"{interaction.user.display_name} reset the story “{title}”. The next /respond, "
-                "/write or /poem starts a new one.",
+                fit_message(
+                    f"{interaction.user.display_name} reset the story “{title}”. The next "
+                    "/respond, /write or /poem starts a new one; /story resume brings it back "
+                    "(see /story list)."
+                ),
             )
 
         await guard(interaction, work, placeholder=False)

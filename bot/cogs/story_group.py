@@ -24,8 +24,8 @@ from bot.group.turns import TurnMode
 from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
 from bot.story import StoryError, StoryKey
-from bot.story.books import render_recap
-from bot.text import split_message
+from bot.story.books import render_recap, render_shelf
+from bot.text import fit_message, split_message
 
 THREAD_ARCHIVE_MINUTES: Literal[60, 1440, 4320, 10080] = 10080  # a week
 MODE_CHOICES = [
@@ -57,6 +57,29 @@ class StoryGroupCog(commands.Cog):
             chunks = [*chunks[: MAX_MESSAGES - 1], GOES_ON]
         await send_chunks(interaction, chunks, None)
 
+    @story.command(name="list")
+    async def list_(self, interaction: discord.Interaction[Any]) -> None:
+        """List this channel's stories (the running one marked); /story resume brings one back."""
+        await interaction.response.defer(thinking=True)
+        shelf = await self.stories.books.shelf(story_key(interaction))
+        chunks = split_message(render_shelf(shelf))
+        if len(chunks) > MAX_MESSAGES:
+            chunks = [*chunks[: MAX_MESSAGES - 1], "… and more stories."]
+        await send_chunks(interaction, chunks, None)
+
+    @story.command(name="resume")
+    @app_commands.describe(story="The story's number in /story list")
+    async def resume(
+        self, interaction: discord.Interaction[Any], story: app_commands.Range[int, 1, None]
+    ) -> None:
+        """Bring back an earlier story of this channel (the running one is put aside, listed)."""
+        await interaction.response.defer(thinking=True)
+        resumed, put_aside = await self.stories.books.resume(story_key(interaction), story)
+        said = f"{interaction.user.display_name} resumed “{resumed.title or 'Untitled story'}”"
+        if put_aside is not None:
+            said += f"; “{put_aside.title or 'Untitled story'}” was put aside (see /story list)"
+        await interaction.edit_original_response(content=fit_message(said + "."))
+
     @story.command(name="undo")
     async def undo(self, interaction: discord.Interaction[Any]) -> None:
         """Take back the story's latest passage."""
@@ -75,8 +98,10 @@ class StoryGroupCog(commands.Cog):
         recap = await self.stories.books.show(story_key(interaction))
         title = recap.story.title or "Untitled story"
         await interaction.edit_original_response(
-            content=f"Reset “{title}” ({len(recap.turns)} passages)? It stays in the "
-            "archive but this channel starts a new story.",
+            content=fit_message(
+                f"Reset “{title}” ({len(recap.turns)} passages)? It stays listed in /story list "
+                "(/story resume brings it back) and this channel starts a new story."
+            ),
             view=reset_view(recap.story.id),
         )
 

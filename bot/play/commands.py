@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.play.parsing import ParsedCommand, UsageError, is_yes, number, scope_of, whole_number
 from bot.story.admin import checkpoint_marks
-from bot.story.books import render_recap
+from bot.story.books import render_recap, render_shelf
 from core.controls import Emotion, Genre
 
 if TYPE_CHECKING:
@@ -99,6 +99,18 @@ async def undo(session: PlaySession, command: ParsedCommand) -> None:
 
 async def show(session: PlaySession, command: ParsedCommand) -> None:
     session.out(render_recap(await session.stories.books.show(session.key)))
+
+
+async def story_list(session: PlaySession, command: ParsedCommand) -> None:
+    session.out(render_shelf(await session.stories.books.shelf(session.key)))
+
+
+async def resume(session: PlaySession, command: ParsedCommand) -> None:
+    number = whole_number(command.options.get("story") or command.text, "the story number")
+    if number is None:
+        raise UsageError("Give the story's number from /story list: /story resume story:N")
+    resumed, _ = await session.stories.books.resume(session.key, number)
+    session.out(f"Resumed “{resumed.title or 'Untitled story'}”.")
 
 
 async def reset(session: PlaySession, command: ParsedCommand) -> None:
@@ -250,6 +262,14 @@ COMMANDS: dict[str, PlayCommand] = {
         PlayCommand("story show", "", "the recap, settings and what the model sees", show),
         PlayCommand("story undo", "", "take back the latest passage", undo),
         PlayCommand("story reset", "", "start over (asks first)", reset),
+        PlayCommand("story list", "", "this channel's stories, numbered", story_list),
+        PlayCommand(
+            "story resume",
+            "story:N",
+            "bring story N back (the running one is put aside)",
+            resume,
+            ("story",),
+        ),
         PlayCommand(
             "story export",
             _EXPORT,

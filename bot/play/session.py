@@ -103,6 +103,8 @@ class PlaySession:
         notice = notice_for(passage.copied_from_training)
         if notice:
             self.out(notice)
+        if passage.put_aside is not None:
+            self.out(passage.put_aside.notice())
 
     async def last_turn(self) -> Turn:
         """The passage the buttons act on: the story's latest."""

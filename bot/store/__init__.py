@@ -22,7 +22,15 @@ from bot.store.group import Participant, StoryExtras, StoryGroupTables
 from bot.store.moderation import ModerationTables
 from bot.store.schema import MIGRATIONS
 from bot.store.settings import SETTING_NAMES, Scope, ScopeSettings, SettingsTables
-from bot.store.stories import SavedPrompt, Story, StoryTables, Turn, TurnKind, TurnStatus
+from bot.store.stories import (
+    SavedPrompt,
+    Story,
+    StorySummary,
+    StoryTables,
+    Turn,
+    TurnKind,
+    TurnStatus,
+)
 from bot.store.votes import StoredVote, VoteCandidate, VoteTables
 
 
@@ -62,6 +70,7 @@ __all__ = [
     "StoredVote",
     "Story",
     "StoryExtras",
+    "StorySummary",
     "Turn",
     "TurnKind",
     "TurnStatus",

@@ -53,6 +53,16 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class StorySummary:
+    """One line of a channel's list of stories."""
+
+    story: Story
+    passages: int
+    words: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class SavedPrompt:
     id: int
     guild_id: int
@@ -136,6 +146,27 @@ class StoryTables(Database):
             return cursor.rowcount > 0
 
         return await self.transaction(work)
+
+    async def reopen_story(self, story_id: int) -> Story | None:
+        """Make an ended story its channel's running story again; the channel's running story
+        (if another) ends. None when the story is unknown."""
+
+        async def work(db: aiosqlite.Connection) -> bool:
+            async with db.execute(
+                "SELECT guild_id, channel_id FROM stories WHERE id = ?", (story_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return False
+            await db.execute(
+                "UPDATE stories SET ended_at = ? "
+                "WHERE guild_id = ? AND channel_id = ? AND ended_at IS NULL AND id != ?",
+                (now(), row[0], row[1], story_id),
+            )
+            await db.execute("UPDATE stories SET ended_at = NULL WHERE id = ?", (story_id,))
+            return True
+
+        return await self.story(story_id) if await self.transaction(work) else None
 
     async def set_story_genre(self, story_id: int, genre: str | None) -> None:
         async def work(db: aiosqlite.Connection) -> None:
@@ -308,6 +339,38 @@ class StoryTables(Database):
             (guild_id, channel_id),
         )
         return [_story(row) for row in rows]
+
+    async def story_number(self, story: Story) -> int:
+        """The story's place (1 = oldest) among its channel's stories."""
+        row = await self.fetchone(
+            "SELECT COUNT(*) FROM stories WHERE guild_id = ? AND channel_id = ? AND id <= ?",
+            (story.guild_id, story.channel_id, story.id),
+        )
+        return int(row[0]) if row else 0
+
+    async def story_summaries(self, guild_id: int, channel_id: int) -> list[StorySummary]:
+        """Every story of the channel, oldest first, with its shown passages, their words and
+        when it last changed (its latest passage, else its start)."""
+        stories = await self.channel_stories(guild_id, channel_id)
+        rows = await self.fetchall(
+            "SELECT t.story_id, t.text, t.created_at FROM turns t "
+            "JOIN stories s ON s.id = t.story_id "
+            "WHERE s.guild_id = ? AND s.channel_id = ? AND t.status = 'shown'",
+            (guild_id, channel_id),
+        )
+        passages: dict[int, int] = {}
+        words: dict[int, int] = {}
+        updated: dict[int, str] = {}
+        for story_id, text, created_at in rows:
+            passages[story_id] = passages.get(story_id, 0) + 1
+            words[story_id] = words.get(story_id, 0) + len(str(text).split())
+            updated[story_id] = max(updated.get(story_id, ""), str(created_at))
+        return [
+            StorySummary(
+                s, passages.get(s.id, 0), words.get(s.id, 0), updated.get(s.id, s.created_at)
+            )
+            for s in stories
+        ]
 
     # --- anthology ---------------------------------------------------------------------------
 

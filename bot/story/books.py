@@ -1,5 +1,6 @@
-"""A story as people read it: the /story show recap, and the Markdown and EPUB exports of one
-story or of a channel's anthology (kept passages, poems and prompts of it and its threads)."""
+"""A story as people read it: the /story show recap, the Markdown and EPUB exports of one
+story or of a channel's anthology (kept passages, poems and prompts of it and its threads), and
+the channel's shelf: /story list and /story resume."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bot.group.export import (
 )
 from bot.group.export import Passage as BookPassage
 from bot.group.lore import LoreEntry
-from bot.store import Participant, Story, StoryExtras, Turn
+from bot.store import Participant, Story, StoryExtras, StorySummary, Turn
 from bot.story.context import AssembledContext
 from bot.story.parts import StoryParts
 from bot.story.values import MODEL_NAME, StoryError, StoryKey
@@ -72,6 +73,29 @@ class Books:
             context,
             (await self.parts.turn_state(story)).status(),
         )
+
+    async def shelf(self, key: StoryKey) -> list[StorySummary]:
+        """The channel's stories, oldest first: story N of /story resume is the Nth."""
+        return await self.store.story_summaries(key.guild_id, key.channel_id)
+
+    async def resume(self, key: StoryKey, number: int) -> tuple[Story, Story | None]:
+        """Make story `number` of the channel's list its running story again; the running one
+        (returned second) ends and stays listed."""
+        async with self.parts.lock(key):
+            stories = await self.store.channel_stories(key.guild_id, key.channel_id)
+            if not stories:
+                raise StoryError("This channel has no stories yet.")
+            if not 1 <= number <= len(stories):
+                raise StoryError(
+                    f"There is no story {number} here: pick 1 to {len(stories)} (see /story list)."
+                )
+            wanted = stories[number - 1]
+            if wanted.ended_at is None:
+                raise StoryError(f"Story {number} is already this channel's running story.")
+            running = next((s for s in stories if s.ended_at is None), None)
+            resumed = await self.store.reopen_story(wanted.id)
+            assert resumed is not None
+            return resumed, running
 
     async def export_story(
         self, key: StoryKey, fmt: ExportFormat | str, *, kept_only: bool = False
@@ -164,6 +188,22 @@ def render_markdown(story: Story, turns: Sequence[Turn], *, kept_only: bool = Fa
     for turn in turns:
         lines += [f"**{turn_label(turn)}**", "", turn.text.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_shelf(summaries: Sequence[StorySummary]) -> str:
+    """/story list: one line per story, numbered for /story resume, the running one marked."""
+    if not summaries:
+        return "This channel has no stories yet. Start one with /respond, /write or /prompt."
+    lines = ["**This channel's stories** (bring one back with /story resume story:N)"]
+    for number, summary in enumerate(summaries, 1):
+        story = summary.story
+        running = " — **running**" if story.ended_at is None else ""
+        lines.append(
+            f"{number}. {story.title or 'Untitled story'} · {summary.passages} passages, "
+            f"{summary.words} words · last updated {summary.updated_at[:16].replace('T', ' ')} "
+            f"UTC{running}"
+        )
+    return "\n".join(lines)
 
 
 def render_recap(recap: Recap) -> str:

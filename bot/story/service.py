@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -38,6 +38,7 @@ from bot.story.values import (
     OnText,
     OutputWithheld,
     Passage,
+    PutAside,
     StoryError,
     StoryKey,
     TurnTaken,
@@ -241,6 +242,10 @@ class StoryService:
         settings = await self.parts.settings_for(key)
         request = make_request(settings, Task.STORY, genre=genre, context=prompt or "")
         response, text = await self.parts.writer.write(request, moderator, on_text)
+        running = await self.store.active_story(key.guild_id, key.channel_id)
+        put_aside = None
+        if running is not None:
+            put_aside = PutAside(await self.store.story_number(running), running.title)
         story_for = partial(
             self.store.start_story,
             key.guild_id,
@@ -251,7 +256,8 @@ class StoryService:
             created_by=author.id,
         )
         turn = _ModelTurn(Task.STORY, genre, None, prompt, None)
-        return await self._add_model_turn(story_for, author, turn, response, text)
+        passage = await self._add_model_turn(story_for, author, turn, response, text)
+        return replace(passage, put_aside=put_aside)
 
     async def _continue_locked(
         self,

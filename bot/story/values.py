@@ -102,6 +102,21 @@ class EffectiveSettings:
 
 
 @dataclass(frozen=True)
+class PutAside:
+    """The running story a new one replaced: ended, still listed as story `number`."""
+
+    number: int
+    title: str
+
+    def notice(self) -> str:
+        title = self.title or "Untitled story"
+        return (
+            f"This started a new story; “{title}” was put aside: /story resume "
+            f"story:{self.number} brings it back."
+        )
+
+
+@dataclass(frozen=True)
 class Passage:
     """What the model wrote and where it went in the story."""
 
@@ -109,6 +124,7 @@ class Passage:
     turn: Turn
     finish_reason: str
     copied_from_training: bool = False
+    put_aside: PutAside | None = None
 
 
 @dataclass(frozen=True)
