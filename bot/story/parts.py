@@ -97,7 +97,10 @@ class StoryParts:
         if turn is None or story is None or StoryKey(story.guild_id, story.channel_id) != key:
             raise StoryError("That passage is not part of this channel's story.")
         if story.ended_at is not None:
-            raise StoryError("That story was reset; its passages can't be changed any more.")
+            raise StoryError(
+                "That story isn't running any more, so its passages can't be changed; "
+                "/story resume brings it back (see /story list)."
+            )
         return story, turn
 
     async def context(

@@ -303,7 +303,7 @@ async def test_reset_ends_the_story_and_buttons_on_it_stop_working(service: Stor
     await service.reset(HERE)
     with pytest.raises(StoryError, match="no story"):
         await service.books.show(HERE)
-    with pytest.raises(StoryError, match="was reset"):
+    with pytest.raises(StoryError, match="running any more"):
         await service.keep(HERE, passage.turn.id)
     with pytest.raises(StoryError, match="no story to reset"):
         await service.reset(HERE)

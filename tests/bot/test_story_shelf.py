@@ -118,3 +118,14 @@ async def test_play_mode_lists_and_resumes(
     assert "There is no story 9 here" in screen.text
     await session.handle("/help")
     assert "/story resume story:N" in screen.text
+
+
+async def test_buttons_on_a_put_aside_story_point_to_resume_and_work_again_after_it(
+    service: StoryService,
+) -> None:
+    first = await service.respond(HERE, ADA, Genre.HORROR, "A knock")
+    await service.respond(HERE, ADA, Genre.DRAMA, "A wedding")
+    with pytest.raises(StoryError, match="/story resume brings it back"):
+        await service.keep(HERE, first.turn.id)
+    await service.books.resume(HERE, 1)
+    assert (await service.keep(HERE, first.turn.id)).kept
