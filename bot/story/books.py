@@ -14,7 +14,9 @@ from bot.group.export import (
     Chapter,
     ExportFormat,
     anthology_book,
+    escape_markdown,
     export_filename,
+    markdown_line,
     render,
 )
 from bot.group.export import Passage as BookPassage
@@ -152,17 +154,19 @@ def turn_label(turn: Turn) -> str:
 
 def render_markdown(story: Story, turns: Sequence[Turn], *, kept_only: bool = False) -> str:
     started = datetime.fromisoformat(story.created_at).strftime("%Y-%m-%d")
-    lines = [f"# {story.title or 'Untitled story'}", ""]
+    lines = [f"# {markdown_line(story.title or 'Untitled story')}", ""]
     kind = "anthology of kept passages" if kept_only else "story"
     checkpoints = sorted({t.checkpoint for t in turns if t.checkpoint})
     lines.append(f"*A Campfire {kind}, started {started}.*")
     if checkpoints:
-        lines.append(f"*Model checkpoint: {', '.join(checkpoints)}.*")
+        lines.append(f"*Model checkpoint: {markdown_line(', '.join(checkpoints))}.*")
     lines.append("")
     if story.prompt:
-        lines += [f"> **Prompt:** {story.prompt}", ""]
+        prompt = escape_markdown(story.prompt.strip()).splitlines()
+        lines += [f"> **Prompt:** {prompt[0]}", *(f"> {line}" for line in prompt[1:]), ""]
     for turn in turns:
-        lines += [f"**{turn_label(turn)}**", "", turn.text.strip(), ""]
+        text = escape_markdown(turn.text.strip())
+        lines += [f"**{markdown_line(turn_label(turn))}**", "", text, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
