@@ -79,6 +79,21 @@ class Progress:
         return f"{self.words:,} of {self.goal:,} words ({self.percent}%)"
 
 
+def goal_said(progress: Progress) -> str:
+    """What /story goal answers."""
+    if progress.goal is None:
+        return f"Word goal removed ({progress.words:,} words kept so far)."
+    return f"Word goal set: {progress.describe()} kept so far."
+
+
+def chapter_said(chapter: ChapterBreak, new: bool) -> str:
+    """What /story chapter answers."""
+    named = f" “{chapter.title}”" if chapter.title else ""
+    if new:
+        return f"A new chapter{named} starts at the next passage."
+    return f"The chapter that starts at the next passage is now{named or ' untitled'}."
+
+
 def authors(participants: Sequence[Participant], kept: Sequence[Turn]) -> list[str]:
     """The story's participants, then anyone else who wrote or asked for a kept passage."""
     names = [p.name for p in participants]
