@@ -74,8 +74,7 @@ class StoryGroupCog(commands.Cog):
 
     @story.command(name="export")
     @app_commands.describe(
-        format="markdown or epub; manuscript (Markdown) or manuscript-epub: the kept passages "
-        "in chapters, with a title page and word count",
+        format="markdown or epub; manuscript or manuscript-epub: the kept passages in chapters",
         kept_only="Only this story's passages marked with Keep",
         anthology="The channel's anthology: kept passages, poems and prompts of all its stories "
         "and story threads",

@@ -73,7 +73,7 @@ class Progress:
         return None if self.goal is None else self.words * 100 // self.goal
 
     def describe(self) -> str:
-        """ "12,345 of 50,000 words (24%)", or just the words when there is no goal."""
+        """Like '12,345 of 50,000 words (24%)'; without a goal, just the words."""
         if self.goal is None:
             return f"{self.words:,} words"
         return f"{self.words:,} of {self.goal:,} words ({self.percent}%)"
