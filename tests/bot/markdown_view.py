@@ -9,7 +9,7 @@ import re
 from markdown_it import MarkdownIt
 
 HOSTILE = (
-    "<script>alert('hi')</script> @everyone and @here, look:\n"
+    "<script>alert('hi')</script> @everyone and @here and <@&123456789012345678>, look:\n"
     "[click me](https://evil.example) ![pixel](https://evil.example/p.png) <https://evil.example>\n"
     "# Fake chapter\n"
     "Fake title\n"
@@ -37,6 +37,7 @@ def assert_inert(markdown: str, headings: int) -> None:
         assert tag not in page, f"{tag} in {page}"
     assert len(re.findall(r"<h[1-6]>", page)) == headings, page
     assert "@everyone" not in markdown and "@here" not in markdown
+    assert "<@" not in markdown.replace("\\<@", "")  # Discord's user and role mentions
     text = visible_text(markdown)
     for words in (
         "<script>alert('hi')</script>",

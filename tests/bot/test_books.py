@@ -136,3 +136,9 @@ async def test_hostile_chapter_titles_stay_plain_text_in_the_manuscript(
     _, data = await service.books.export_story(HERE, "manuscript")
     assert_inert(data.decode(), headings=3)  # the title and two chapters
     assert "Chapter 2: <i>[x](https://e.example)</i>" in visible_text(data.decode())
+    _, data = await service.books.export_story(HERE, "manuscript-epub")
+    book = epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
+    assert [link.title for link in book.toc][1] == "Chapter 2: <i>[x](https://e.example)</i>"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        chapter = archive.read("EPUB/chapter_002.xhtml").decode()
+    assert "&lt;script&gt;" in chapter and "<script" not in chapter
