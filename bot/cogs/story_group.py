@@ -1,5 +1,6 @@
-"""The /story group: show, undo, reset, export, and the story's settings (new thread, turn mode,
-participants, memory, author's note, listening, voting). Each subcommand is defined once here."""
+"""The /story group: show, undo, reset, export, the manuscript's word goal and chapters, and the
+story's settings (new thread, turn mode, participants, memory, author's note, listening, voting).
+Each subcommand is defined once here."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bot.group.voting import MAX_CANDIDATES, TIE_RULE
 from bot.services import Services
 from bot.story import StoryError, StoryKey
 from bot.story.books import render_recap, render_shelf
+from bot.story.manuscript import MAX_WORD_GOAL, chapter_said, goal_said
 from bot.text import fit_message, split_message
 
 THREAD_ARCHIVE_MINUTES: Literal[60, 1440, 4320, 10080] = 10080  # a week
@@ -107,7 +109,7 @@ class StoryGroupCog(commands.Cog):
 
     @story.command(name="export")
     @app_commands.describe(
-        format="markdown or epub",
+        format="markdown or epub; manuscript or manuscript-epub: the kept passages in chapters",
         kept_only="Only this story's passages marked with Keep",
         anthology="The channel's anthology: kept passages, poems and prompts of all its stories "
         "and story threads",
@@ -115,21 +117,46 @@ class StoryGroupCog(commands.Cog):
     async def export(
         self,
         interaction: discord.Interaction[Any],
-        format: Literal["markdown", "epub"] = "markdown",
+        format: Literal["markdown", "epub", "manuscript", "manuscript-epub"] = "markdown",
         kept_only: bool = False,
         anthology: bool = False,
     ) -> None:
-        """Download this story (or the channel's anthology) as Markdown or EPUB."""
+        """Download this story, its manuscript or the channel's anthology as Markdown or EPUB."""
         await interaction.response.defer(thinking=True)
         key, books = story_key(interaction), self.stories.books
         if anthology:
             name, data = await books.export_anthology(key, format)
         else:
             name, data = await books.export_story(key, format, kept_only=kept_only)
-        label = "EPUB" if format == "epub" else "Markdown"
+        what = "the manuscript" if format.startswith("manuscript") else "the story"
+        label = "EPUB" if format.endswith("epub") else "Markdown"
         await interaction.edit_original_response(
-            content=f"Here is {'the anthology' if anthology else 'the story'} as {label}: {name}",
+            content=f"Here is {'the anthology' if anthology else what} as {label}: {name}",
             attachments=[discord.File(io.BytesIO(data), filename=name)],
+        )
+
+    @story.command(name="goal")
+    @app_commands.describe(words="Words the manuscript (the kept passages) should reach; 0 removes")
+    async def goal(
+        self,
+        interaction: discord.Interaction[Any],
+        words: app_commands.Range[int, 0, MAX_WORD_GOAL],
+    ) -> None:
+        """Set the story's word goal, e.g. 50000 for NaNoGenMo; /story show reports progress."""
+        progress = await self.stories.books.set_goal(story_key(interaction), words)
+        await self._say(interaction, f"{interaction.user.display_name}: {goal_said(progress)}")
+
+    @story.command(name="chapter")
+    @app_commands.describe(title="The new chapter's title (optional)")
+    async def chapter(
+        self, interaction: discord.Interaction[Any], title: str | None = None
+    ) -> None:
+        """Start a new chapter of the manuscript at the next passage."""
+        chapter, new = await self.stories.books.add_chapter(
+            story_key(interaction), author_of(interaction), title
+        )
+        await self._say(
+            interaction, f"{interaction.user.display_name}: {chapter_said(chapter, new)}"
         )
 
     @story.command(name="new")

@@ -2,9 +2,13 @@
 
 A `Book` has a title, chapters, and passages with their authors' display names; the model's own
 passages have no author and are credited to the model once, on the title page. Contributors are
-the people who wrote passages, in the order they first appear. The EPUB (EPUB 3 with an EPUB 2
-table of contents, through ebooklib) carries the title and one dc:creator per contributor, a
-title page, and one XHTML document per chapter.
+the people who wrote passages, in the order they first appear (or the book's own author list).
+The EPUB (EPUB 3 with an EPUB 2 table of contents, through ebooklib) carries the title and one
+dc:creator per contributor, a title page, and one XHTML document per chapter.
+
+Everything people or the model wrote is escaped on the way out: HTML in the EPUB, and in the
+Markdown whatever a renderer would make active (HTML tags, links and images, headings and fences
+at line starts, Discord's @everyone/@here), so a passage reads as the text it is.
 """
 
 from __future__ import annotations
@@ -55,9 +59,19 @@ class Book:
     language: str = "en"
     identifier: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
     model_credit: str = MODEL_CREDIT
+    authors: Sequence[str] | None = None
+    """The book's authors, when not simply the people who wrote its passages (a manuscript)."""
+    title_notes: Sequence[str] = ()
+    """More lines for the title page, under the byline (a manuscript's word count)."""
+    closing: str = ""
+    """A last line after the chapters."""
+    credit_passages: bool = True
+    """Sign each passage with its writer's name (a manuscript reads as one text: no)."""
 
     @property
     def contributors(self) -> list[str]:
+        if self.authors is not None:
+            return list(self.authors)
         names: list[str] = []
         for chapter in self.chapters:
             for passage in chapter.passages:
@@ -87,17 +101,46 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Inside a line: tags and autolinks (< >), links and images ([ ]), and the backslash itself, so
+# a backslash in the text can't undo an escape.
+_INLINE_MARKUP = re.compile(r"[\\<>\[\]]")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+# Discord pings these wherever they appear (discord.utils.escape_mentions breaks them the same way).
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+# At a line start: ATX headings, code fences, and the = or - lines that turn the line above
+# into a heading (or draw a rule).
+_BLOCK_START = re.compile(r"^( {0,3})(#|```|~~~|[=-][=\- ]*$)", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """Text people or the model wrote, made inert for a Markdown renderer and for Discord: it
+    renders as the same words, with no tags, links, images, headings or mass mentions."""
+    text = _INLINE_MARKUP.sub(lambda m: "\\" + m.group(0), text)
+    text = _ENTITY.sub(r"\\&", text)
+    text = _MASS_MENTION.sub("@\u200b\\1", text)
+    return _BLOCK_START.sub(r"\1\\\2", text)
+
+
+def markdown_line(text: str) -> str:
+    """One line of a title, name or label, escaped (its line breaks become spaces)."""
+    return escape_markdown(_one_line(text))
+
+
 def to_markdown(book: Book) -> str:
     _check(book)
-    lines = [f"# {_one_line(book.title)}", "", f"*{book.byline()}*", ""]
+    lines = [f"# {markdown_line(book.title)}", "", f"*{markdown_line(book.byline())}*", ""]
+    for note in book.title_notes:
+        lines += [f"*{markdown_line(note)}*", ""]
     for chapter in book.chapters:
         if not chapter.passages:
             continue
-        lines += [f"## {_one_line(chapter.title)}", ""]
+        lines += [f"## {markdown_line(chapter.title)}", ""]
         for passage in chapter.passages:
-            lines += [passage.text.strip(), ""]
-            if passage.author:
-                lines += [f"*— {_one_line(passage.author)}*", ""]
+            lines += [escape_markdown(passage.text.strip()), ""]
+            if passage.author and book.credit_passages:
+                lines += [f"*— {markdown_line(passage.author)}*", ""]
+    if book.closing:
+        lines += [f"*{markdown_line(book.closing)}*"]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -129,23 +172,20 @@ def to_epub(book: Book) -> bytes:
     document.add_item(style)
 
     title_page = epub.EpubHtml(title=title, file_name="title.xhtml", lang=book.language)
-    title_page.content = f"<h1>{html.escape(title)}</h1><p>{html.escape(book.byline())}</p>"
+    notes = "".join(f"<p>{html.escape(_one_line(note))}</p>" for note in book.title_notes)
+    title_page.content = f"<h1>{html.escape(title)}</h1><p>{html.escape(book.byline())}</p>{notes}"
     title_page.add_item(style)
     document.add_item(title_page)
 
+    written = [c for c in book.chapters if c.passages]
     chapters = []
-    for number, chapter in enumerate(c for c in book.chapters if c.passages):
+    for number, chapter in enumerate(written, 1):
         item = epub.EpubHtml(
             title=_one_line(chapter.title),
-            file_name=f"chapter_{number + 1:03d}.xhtml",
+            file_name=f"chapter_{number:03d}.xhtml",
             lang=book.language,
         )
-        body = [f"<h2>{html.escape(_one_line(chapter.title))}</h2>"]
-        for passage in chapter.passages:
-            body.append(_paragraphs(passage.text))
-            if passage.author:
-                body.append(f'<p class="by">— {html.escape(_one_line(passage.author))}</p>')
-        item.content = "\n".join(body)
+        item.content = _chapter_html(book, chapter, last=number == len(written))
         item.add_item(style)
         document.add_item(item)
         chapters.append(item)
@@ -157,6 +197,17 @@ def to_epub(book: Book) -> bytes:
     buffer = io.BytesIO()
     epub.write_epub(buffer, document, {"raise_exceptions": True})
     return buffer.getvalue()
+
+
+def _chapter_html(book: Book, chapter: Chapter, *, last: bool) -> str:
+    body = [f"<h2>{html.escape(_one_line(chapter.title))}</h2>"]
+    for passage in chapter.passages:
+        body.append(_paragraphs(passage.text))
+        if passage.author and book.credit_passages:
+            body.append(f'<p class="by">— {html.escape(_one_line(passage.author))}</p>')
+    if last and book.closing:
+        body.append(f"<p><em>{html.escape(_one_line(book.closing))}</em></p>")
+    return "\n".join(body)
 
 
 def export_filename(title: str, fmt: ExportFormat) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot.play.parsing import ParsedCommand, UsageError, is_yes, number, scope_of, whole_number
 from bot.story.admin import checkpoint_marks
 from bot.story.books import render_recap, render_shelf
+from bot.story.manuscript import chapter_said, goal_said
 from core.controls import Emotion, Genre
 
 if TYPE_CHECKING:
@@ -155,6 +156,19 @@ async def pinned_text(session: PlaySession, command: ParsedCommand) -> None:
     session.out(f"{label} cleared." if not new else f"{label} set.")
 
 
+async def goal(session: PlaySession, command: ParsedCommand) -> None:
+    words = whole_number(command.options.get("words") or command.text, "words")
+    if words is None:
+        raise UsageError("Give the goal in words: /story goal words:50000 (0 removes it)")
+    session.out(goal_said(await session.stories.books.set_goal(session.key, words)))
+
+
+async def chapter(session: PlaySession, command: ParsedCommand) -> None:
+    title = command.options.get("title") or command.text or None
+    found, new = await session.stories.books.add_chapter(session.key, session.author, title)
+    session.out(chapter_said(found, new))
+
+
 async def lore_add(session: PlaySession, command: ParsedCommand) -> None:
     options = command.options
     entry, added = await session.stories.group.add_lore(
@@ -222,7 +236,7 @@ async def settings(session: PlaySession, command: ParsedCommand) -> None:
     )
 
 
-_EXPORT = "[format:markdown|epub] [kept_only:yes] [anthology:yes] [file]"
+_EXPORT = "[format:markdown|epub|manuscript|manuscript-epub] [kept_only:yes] [anthology:yes] [file]"
 COMMANDS: dict[str, PlayCommand] = {
     c.name: c
     for c in (
@@ -290,6 +304,20 @@ COMMANDS: dict[str, PlayCommand] = {
             "a short steer before the last passage",
             pinned_text,
             ("text",),
+        ),
+        PlayCommand(
+            "story goal",
+            "words:N",
+            "the manuscript's word goal (0 removes it)",
+            goal,
+            ("words",),
+        ),
+        PlayCommand(
+            "story chapter",
+            "[title]",
+            "start a new chapter at the next passage",
+            chapter,
+            ("title",),
         ),
         PlayCommand(
             "lore add",

@@ -5,6 +5,7 @@
   stories.py     stories, turns, the messages showing them, generated prompts
   settings.py    model settings per server and per channel
   group.py       per story: group settings, participants, lore
+  chapters.py    per story: chapter breaks
   votes.py       candidate votes and their ballots
   moderation.py  per server: blocklist, profanity filter
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+from bot.store.chapters import ChapterBreak, ChapterTables
 from bot.store.db import STORE_BUSY, STORE_FULL, Migration, StoreBusy, StoreFull
 from bot.store.group import Participant, StoryExtras, StoryGroupTables
 from bot.store.moderation import ModerationTables
@@ -34,7 +36,9 @@ from bot.store.stories import (
 from bot.store.votes import StoredVote, VoteCandidate, VoteTables
 
 
-class Store(StoryTables, SettingsTables, StoryGroupTables, VoteTables, ModerationTables):
+class Store(
+    StoryTables, SettingsTables, StoryGroupTables, ChapterTables, VoteTables, ModerationTables
+):
     @classmethod
     async def open(
         cls,
@@ -59,6 +63,7 @@ __all__ = [
     "SETTING_NAMES",
     "STORE_BUSY",
     "STORE_FULL",
+    "ChapterBreak",
     "Migration",
     "Participant",
     "SavedPrompt",

@@ -1,5 +1,5 @@
 """Per story: its group settings (memory, author's note, turn mode, listening, vote defaults,
-the channel a story thread was opened from), its participants and its lore entries."""
+word goal, the channel a story thread was opened from), its participants and its lore entries."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ _EXTRA_COLUMNS = (
     "listen",
     "candidates",
     "vote_seconds",
+    "word_goal",
 )
 
 
@@ -37,6 +38,7 @@ class StoryExtras:
     listen: bool = True
     candidates: int = 1
     vote_seconds: int = 120
+    word_goal: int | None = None
 
     @property
     def rules(self) -> TurnRules:
@@ -59,10 +61,9 @@ class StoryGroupTables(Database):
         )
         if row is None:
             return StoryExtras()
-        parent, memory, note, mode, round_size, listen, candidates, seconds = row
-        return StoryExtras(
-            parent, memory, note, TurnMode(mode), round_size, bool(listen), candidates, seconds
-        )
+        parent, memory, note, mode, round_size, listen, candidates, seconds, goal = row
+        rules = (TurnMode(mode), round_size, bool(listen))
+        return StoryExtras(parent, memory, note, *rules, candidates, seconds, goal)
 
     async def update_extras(self, story_id: int, **changes: Any) -> StoryExtras:
         """Set some of a story's group settings (names as in StoryExtras)."""

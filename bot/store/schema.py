@@ -166,4 +166,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "manuscripts: a story's word goal and its chapter breaks",
+        """
+        ALTER TABLE story_group ADD COLUMN word_goal INTEGER;  -- NULL: no goal
+
+        CREATE TABLE story_chapters (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+            first_position INTEGER NOT NULL,    -- the chapter starts at the turn in this position
+            title TEXT NOT NULL DEFAULT '',
+            created_by INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (story_id, first_position)
+        );
+        """,
+    ),
 )

@@ -1,6 +1,7 @@
 """A story as people read it: the /story show recap, the Markdown and EPUB exports of one
-story or of a channel's anthology (kept passages, poems and prompts of it and its threads), and
-the channel's shelf: /story list and /story resume."""
+story, of its manuscript (kept passages in chapters, see manuscript.py) or of a channel's
+anthology (kept passages, poems and prompts of it and its threads), the manuscript's word goal
+and chapter breaks, and the channel's shelf: /story list and /story resume."""
 
 from __future__ import annotations
 
@@ -15,18 +16,31 @@ from bot.group.export import (
     Chapter,
     ExportFormat,
     anthology_book,
+    escape_markdown,
     export_filename,
+    markdown_line,
     render,
 )
 from bot.group.export import Passage as BookPassage
 from bot.group.lore import LoreEntry
-from bot.store import Participant, Story, StoryExtras, StorySummary, Turn
+from bot.store import ChapterBreak, Participant, Story, StoryExtras, StorySummary, Turn
 from bot.story.context import AssembledContext
+from bot.story.manuscript import (
+    ManuscriptChapter,
+    Progress,
+    arrange,
+    authors,
+    check_word_goal,
+    manuscript_book,
+    word_count,
+)
 from bot.story.parts import StoryParts
-from bot.story.values import MODEL_NAME, StoryError, StoryKey
+from bot.story.values import MODEL_NAME, Author, StoryError, StoryKey
 from core.controls import Task
 
 NOTHING_KEPT = "No passage is kept yet: press Keep under the ones you like."
+MANUSCRIPT_FORMATS = {"manuscript": ExportFormat.MARKDOWN, "manuscript-epub": ExportFormat.EPUB}
+FORMAT_NAMES = "markdown, epub, manuscript or manuscript-epub"
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,13 @@ class Recap:
     checkpoint: str | None
     context: AssembledContext | None
     turn_status: str
+    chapters: list[ManuscriptChapter]
+    """The kept passages in chapters: the opening one, then one per chapter break."""
+
+    @property
+    def progress(self) -> Progress:
+        """Words in the kept passages (the manuscript) against the word goal."""
+        return Progress(sum(c.words for c in self.chapters), self.extras.word_goal)
 
     @property
     def authors(self) -> dict[str, int]:
@@ -63,6 +84,7 @@ class Books:
             (t.checkpoint for t in reversed(turns) if t.checkpoint), None
         )
         context = await self.parts.context(story.id, turns, settings) if turns else None
+        breaks = await self.store.chapter_breaks(story.id)
         return Recap(
             story,
             await self.store.extras(story.id),
@@ -72,6 +94,7 @@ class Books:
             checkpoint,
             context,
             (await self.parts.turn_state(story)).status(),
+            arrange([t for t in turns if t.kept], breaks),
         )
 
     async def shelf(self, key: StoryKey) -> list[StorySummary]:
@@ -97,13 +120,35 @@ class Books:
             assert resumed is not None
             return resumed, running
 
+    async def set_goal(self, key: StoryKey, words: int) -> Progress:
+        """Set the story's word goal (0 removes it); returns the manuscript's progress."""
+        goal = check_word_goal(words)
+        async with self.parts.lock(key):
+            story = await self.parts.active(key)
+            await self.store.update_extras(story.id, word_goal=goal)
+            kept = await self.store.kept_turns([story.id])
+        return Progress(sum(word_count(t.text) for t in kept), goal)
+
+    async def add_chapter(
+        self, key: StoryKey, author: Author, title: str | None = None
+    ) -> tuple[ChapterBreak, bool]:
+        """Start a chapter at the story's next passage; (the break, False) when no passage came
+        since the last break, which is renamed instead."""
+        checked = self.parts.limits.check_title(title)
+        await self.parts.check_input(key, ("The chapter title", checked))
+        async with self.parts.lock(key):
+            story = await self.parts.active(key)
+            return await self.store.add_chapter_break(story.id, checked or "", author.id)
+
     async def export_story(
         self, key: StoryKey, fmt: ExportFormat | str, *, kept_only: bool = False
     ) -> tuple[str, bytes]:
         """(file name, file bytes) of the channel's story, or only its kept passages.
-        EPUB has one chapter per round."""
-        checked = _export_format(fmt)
+        EPUB has one chapter per round. The manuscript formats give the manuscript."""
+        checked, manuscript = _export_choice(fmt)
         story = await self.parts.active(key)
+        if manuscript:
+            return await self._export_manuscript(story, checked)
         turns = await self.store.turns(story.id)
         if kept_only:
             turns = [t for t in turns if t.kept]
@@ -117,7 +162,12 @@ class Books:
     async def export_anthology(self, key: StoryKey, fmt: ExportFormat | str) -> tuple[str, bytes]:
         """(file name, file bytes) of the kept passages, poems and prompts of a channel and its
         story threads."""
-        checked = _export_format(fmt)
+        checked, manuscript = _export_choice(fmt)
+        if manuscript:
+            raise StoryError(
+                "A manuscript is this story's kept passages in chapters: export it without "
+                "anthology, or export the anthology as markdown or epub."
+            )
         stories = await self.store.channel_stories(key.guild_id, key.channel_id)
         stories += await self.store.thread_stories(key.channel_id)
         pieces: list[AnthologyPiece] = []
@@ -137,12 +187,26 @@ class Books:
         book = anthology_book("Campfire anthology", pieces)
         return export_filename("anthology", checked), render(book, checked)
 
+    async def _export_manuscript(self, story: Story, fmt: ExportFormat) -> tuple[str, bytes]:
+        kept = await self.store.kept_turns([story.id])
+        if not kept:
+            raise StoryError("The manuscript is the kept passages. " + NOTHING_KEPT)
+        chapters = arrange(kept, await self.store.chapter_breaks(story.id))
+        names = authors(await self.store.participants(story.id), kept)
+        goal = (await self.store.extras(story.id)).word_goal
+        book = manuscript_book(story, chapters, names, goal)
+        return export_filename(f"{story.title} manuscript", fmt), render(book, fmt)
 
-def _export_format(fmt: ExportFormat | str) -> ExportFormat:
+
+def _export_choice(fmt: ExportFormat | str) -> tuple[ExportFormat, bool]:
+    """The file format asked for, and whether it is the manuscript."""
+    name = str(fmt).strip().lower()
+    if name in MANUSCRIPT_FORMATS:
+        return MANUSCRIPT_FORMATS[name], True
     try:
-        return ExportFormat(fmt)
+        return ExportFormat(name), False
     except ValueError:
-        raise StoryError("format must be markdown or epub") from None
+        raise StoryError(f"format must be {FORMAT_NAMES} (you gave {str(fmt)!r}).") from None
 
 
 def story_book(story: Story, turns: Sequence[Turn]) -> Book:
@@ -176,17 +240,19 @@ def turn_label(turn: Turn) -> str:
 
 def render_markdown(story: Story, turns: Sequence[Turn], *, kept_only: bool = False) -> str:
     started = datetime.fromisoformat(story.created_at).strftime("%Y-%m-%d")
-    lines = [f"# {story.title or 'Untitled story'}", ""]
+    lines = [f"# {markdown_line(story.title or 'Untitled story')}", ""]
     kind = "anthology of kept passages" if kept_only else "story"
     checkpoints = sorted({t.checkpoint for t in turns if t.checkpoint})
     lines.append(f"*A Campfire {kind}, started {started}.*")
     if checkpoints:
-        lines.append(f"*Model checkpoint: {', '.join(checkpoints)}.*")
+        lines.append(f"*Model checkpoint: {markdown_line(', '.join(checkpoints))}.*")
     lines.append("")
     if story.prompt:
-        lines += [f"> **Prompt:** {story.prompt}", ""]
+        prompt = escape_markdown(story.prompt.strip()).splitlines()
+        lines += [f"> **Prompt:** {prompt[0]}", *(f"> {line}" for line in prompt[1:]), ""]
     for turn in turns:
-        lines += [f"**{turn_label(turn)}**", "", turn.text.strip(), ""]
+        text = escape_markdown(turn.text.strip())
+        lines += [f"**{markdown_line(turn_label(turn))}**", "", text, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -217,6 +283,7 @@ def render_recap(recap: Recap) -> str:
     lines.append(f"{len(recap.turns)} passages · written by {who}")
     lines.append(f"Checkpoint: {', '.join(checkpoints) or 'none yet'}")
     lines += _settings_lines(recap)
+    lines += _manuscript_lines(recap)
     for index, turn in enumerate(recap.turns, 1):
         kept = " ★" if turn.kept else ""
         lines.append(f"\n{index}. {turn_label(turn)}{kept}:\n{turn.text}")
@@ -255,4 +322,30 @@ def _settings_lines(recap: Recap) -> list[str]:
         state = "on" if extras.listen else "off (use /write)"
         lines.append(f"**Plain messages become turns:** {state}")
     lines.append(f"**Whose turn:** {recap.turn_status}")
+    return lines
+
+
+def _manuscript_lines(recap: Recap) -> list[str]:
+    """The word goal's progress and the chapters (kept passages only, as the manuscript)."""
+    written = sum(word_count(t.text) for t in recap.turns)
+    if recap.extras.word_goal is None:
+        goal = f"none (set one with /story goal); {recap.progress.describe()} kept"
+    else:
+        goal = f"{recap.progress.describe()} kept"
+    lines = [f"**Word goal:** {goal}, of {written:,} written"]
+    if len(recap.chapters) == 1:
+        lines.append("**Chapters:** one so far (start the next with /story chapter)")
+        return lines
+    parts, number = [], 0
+    for chapter in recap.chapters:
+        if chapter.passages:
+            number += 1
+            count = len(chapter.passages)
+            parts.append(
+                f"{chapter.heading(number)} ({count} kept passage{'s' if count != 1 else ''}, "
+                f"{chapter.words:,} words)"
+            )
+        elif chapter.starts_at is not None:
+            parts.append(f"“{chapter.title or 'untitled'}” (no kept passage yet)")
+    lines.append(f"**Chapters:** {'; '.join(parts)}")
     return lines

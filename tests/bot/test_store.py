@@ -214,3 +214,26 @@ async def test_a_feature_adds_its_own_table_and_queries_it(tmp_path: Path) -> No
         await store.transaction(add)
         rows = await store.fetchall("SELECT entry FROM lore WHERE story_id = ?", (story.id,))
     assert rows == [("The lighthouse is red.",)]
+
+
+async def test_chapter_breaks_start_at_the_next_turn_and_follow_story_order(store: Store) -> None:
+    story = await store.start_story(1, 2, title="Novel")
+    first = await store.add_turn(
+        story.id, kind="human", task="write", author_id=1, author_name="a", text="One."
+    )
+    opening, new = await store.add_chapter_break(story.id, "Storm", 1)
+    assert new and opening.first_position == first.position + 1
+    again, new = await store.add_chapter_break(story.id, "The storm", 1)  # no turn since: renamed
+    assert not new and again.first_position == opening.first_position
+    second = await store.add_turn(
+        story.id, kind="human", task="write", author_id=1, author_name="a", text="Two."
+    )
+    await store.set_turn_status(second.id, "undone")  # an undone turn still takes its place
+    await store.add_chapter_break(story.id, "Calm", None)
+    breaks = await store.chapter_breaks(story.id)
+    assert [(b.title, b.first_position) for b in breaks] == [
+        ("The storm", second.position),
+        ("Calm", second.position + 1),
+    ]
+    extras = await store.update_extras(story.id, word_goal=50000)
+    assert extras.word_goal == 50000 and (await store.extras(story.id)).word_goal == 50000

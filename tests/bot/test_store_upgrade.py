@@ -52,6 +52,11 @@ async def test_a_database_from_before_opens_with_every_story(tmp_path: Path) -> 
         assert (await store.channel_settings(10)).max_new_tokens == 99
         assert [s.title for s in await store.channel_stories(1, 11)] == ["Ended one"]
         assert [s.title for s in await store.thread_stories(10)] == ["Thread story"]
+        # what later versions added starts empty, and works on the upgraded file
+        assert extras.word_goal is None and await store.chapter_breaks(story.id) == []
+        assert (await store.update_extras(story.id, word_goal=50000)).word_goal == 50000
+        chapter, _ = await store.add_chapter_break(story.id, "Part two", 5)
+        assert chapter.first_position == 4  # after the three turns (a regeneration took its place)
 
 
 async def test_an_old_database_takes_the_next_migration_and_keeps_writing(tmp_path: Path) -> None:

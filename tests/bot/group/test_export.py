@@ -19,6 +19,7 @@ from bot.group.export import (
     to_epub,
     to_markdown,
 )
+from tests.bot.markdown_view import HOSTILE, assert_inert, visible_text
 
 BOOK = Book(
     "The Lighthouse <Keeper>",
@@ -48,7 +49,7 @@ def test_contributors_in_order_of_first_passage_and_the_model_credited() -> None
 
 def test_markdown_has_title_byline_chapters_and_attribution() -> None:
     text = to_markdown(BOOK)
-    assert text.startswith("# The Lighthouse <Keeper>\n\n*Written by Ann and Ben, with Campfire.*")
+    assert text.startswith("# The Lighthouse \\<Keeper\\>\n\n*Written by Ann and Ben, with Camp")
     assert "## The storm\n\nThe storm came at dusk.\n\nMira lit the lamp.\n\n*— Ann*" in text
     assert "Something knocked & waited.\n\n## Morning" in text
     assert "## Empty" not in text
@@ -113,3 +114,24 @@ def test_anthology_groups_poems_passages_and_prompts() -> None:
     with zipfile.ZipFile(io.BytesIO(to_epub(book))) as archive:
         poem = archive.read("EPUB/chapter_001.xhtml").decode("utf-8")
     assert "<p>Salt and<br/>sorrow</p>" in poem
+
+
+def test_hostile_passages_titles_and_names_render_as_plain_text_in_markdown() -> None:
+    book = Book(
+        "<b>Tale</b> [x](https://evil.example) @everyone",
+        [
+            Chapter("# Storm <i>", [Passage(HOSTILE, "<img src=x> @here"), Passage(HOSTILE)]),
+            Chapter("Calm", [Passage("Line one.\n---\nLine two.", "Ben")]),
+        ],
+    )
+    text = to_markdown(book)
+    assert_inert(text, headings=3)  # the title and the two chapters, nothing from the passages
+    shown = visible_text(text)
+    assert "<b>Tale</b> [x](https://evil.example)" in shown and "# Storm <i>" in shown
+    assert "— <img src=x> @\u200bhere" in shown
+    assert "Line one.\n---\nLine two." in shown
+
+
+def test_plain_passages_read_unchanged_in_markdown() -> None:
+    book = Book("Tide", [Chapter("One", [Passage("It's 5 o'clock & the sea -- calm.", "Ann")])])
+    assert "It's 5 o'clock & the sea -- calm." in to_markdown(book)

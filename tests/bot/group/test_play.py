@@ -57,7 +57,7 @@ async def test_refusals_are_printed_not_raised(session: PlaySession, screen: Scr
     await session.handle("/lore dance")
     assert "Use /lore add, /lore remove or /lore list." in screen.text
     await session.handle("/story export format:pdf")
-    assert "format must be markdown or epub" in screen.text
+    assert "format must be markdown, epub, manuscript or manuscript-epub" in screen.text
 
 
 async def test_epub_export_writes_a_book_that_opens(

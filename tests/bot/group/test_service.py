@@ -300,7 +300,7 @@ async def test_story_export_as_epub_opens(group_service: StoryService) -> None:
     assert name == "the-keeper.md"
     assert data.decode().startswith("# The Keeper\n")  # the bot's own Markdown export
     assert "**Ben**\n\nBen adds a line." in data.decode()
-    with pytest.raises(StoryError, match="markdown or epub"):
+    with pytest.raises(StoryError, match="markdown, epub, manuscript or manuscript-epub"):
         await group_service.books.export_story(KEY, "pdf")
 
 
