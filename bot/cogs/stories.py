@@ -25,7 +25,7 @@ from bot.cogs.votes import VotesCog
 from bot.group.voting import MAX_CANDIDATES
 from bot.services import Services
 from bot.story import Author, StoryError, StoryKey
-from bot.story.values import user_message
+from bot.story.values import MAX_PROMPT_COUNT, user_message
 from bot.text import split_message
 from core.controls import Emotion, Genre
 from core.errors import CampfireError
@@ -47,7 +47,7 @@ class StoriesCog(commands.Cog):
         self,
         interaction: discord.Interaction[Any],
         topic: str | None = None,
-        count: app_commands.Range[int, 1, 10] = 1,
+        count: app_commands.Range[int, 1, MAX_PROMPT_COUNT] = 1,
     ) -> None:
         """Invent writing prompts; press Write this to start a story from one."""
         topic = self.stories.limits.check_topic(topic)

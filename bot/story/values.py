@@ -14,6 +14,9 @@ OnText = Callable[[str], Awaitable[None]]
 
 WRITE_TASK = "write"  # a turn a person wrote (turns.task), next to core Task values
 MODEL_NAME = "Campfire"
+# The most writing prompts one request may ask for (seed 000 generated 10 at a time); within
+# the model server's default cap on candidates (CAMPFIRE_MAX_N).
+MAX_PROMPT_COUNT = 10
 NO_STORY = (
     "There's no story in this channel yet. Start one with /respond (add a prompt if you "
     "like), /write or a /prompt's Write this button."
@@ -49,7 +52,7 @@ class Limits:
     prompt_chars: int = 500
     title_chars: int = 200
     write_chars: int = 4000
-    prompt_count: int = 5
+    prompt_count: int = MAX_PROMPT_COUNT
 
     def check_prompt(self, prompt: str | None) -> str | None:
         return _check_length("prompt", prompt, self.prompt_chars)

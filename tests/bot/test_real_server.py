@@ -12,6 +12,7 @@ import pytest
 from bot.model_client import HttpModelClient, ModelError
 from bot.store import Store
 from bot.story import Author, Defaults, Passage, StoryKey, StoryService
+from bot.story.values import MAX_PROMPT_COUNT
 from core.controls import Task
 
 pytest.importorskip("model_server.app")
@@ -80,3 +81,11 @@ async def test_the_servers_refusal_reaches_the_user(live_service: StoryService) 
     await live_service.admin.update_settings(HERE, "server", max_new_tokens=2000)
     with pytest.raises(ModelError, match="refused the request"):
         await live_service.respond(HERE, ADA, "drama", "Too long an answer")
+
+
+async def test_the_most_prompts_the_bot_offers_fit_the_servers_default_cap(
+    live_service: StoryService,
+) -> None:
+    prompts = await live_service.prompts(HERE, ADA, "A dragon", MAX_PROMPT_COUNT)
+    # the tiny random model may end some prompts at once; the empty ones are left out
+    assert 1 <= len(prompts) <= MAX_PROMPT_COUNT
