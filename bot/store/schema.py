@@ -166,4 +166,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "sampler presets per server and channel",
+        """
+        ALTER TABLE guild_settings ADD COLUMN preset TEXT;
+        ALTER TABLE channel_settings ADD COLUMN preset TEXT;
+        """,
+    ),
 )

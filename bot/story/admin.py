@@ -6,7 +6,9 @@ from __future__ import annotations
 from bot.group.moderation import ModerationPolicy, add_term, remove_term
 from bot.store import Scope, ScopeSettings
 from bot.story.parts import StoryParts
+from bot.story.presets import PRESETS
 from bot.story.values import StoryError, StoryKey
+from core.controls import Task
 from core.protocol import CheckpointInfo, LoadCheckpointRequest
 
 
@@ -45,6 +47,7 @@ class Admin:
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         cooldown_seconds: float | None = None,
+        preset: str | None = None,
     ) -> ScopeSettings:
         """Change the given defaults for the server or channel (None: leave unchanged)."""
         changes: dict[str, object] = {}
@@ -60,6 +63,11 @@ class Admin:
             if not 0 <= cooldown_seconds <= 3600:
                 raise StoryError("cooldown must be between 0 and 3600 seconds.")
             changes["cooldown_seconds"] = cooldown_seconds
+        if preset is not None:
+            if preset not in PRESETS:
+                names = ", ".join(PRESETS)
+                raise StoryError(f"Unknown preset {preset!r}. Choose one of: {names}.")
+            changes["preset"] = preset
         return await self.store.update_settings(scope, key.guild_id, key.channel_id, **changes)
 
     async def add_blocked(self, guild_id: int, term: str, by: int | None) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ class StoryParts:
             cooldown_seconds=_first(
                 channel.cooldown_seconds, server.cooldown_seconds, defaults.cooldown_seconds
             ),
+            preset=_first(channel.preset, server.preset, defaults.preset),
         )
 
     async def moderator(self, guild_id: int) -> Moderator:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.model_client import ModelClientError
 from bot.store import Story, Turn
+from bot.story.presets import DEFAULT_PRESET
 from core.controls import Emotion, Genre, parse_emotion, parse_genre
 from core.errors import CampfireError, UnknownChoiceError
 
@@ -94,6 +95,7 @@ class Defaults:
     max_new_tokens: int = 200
     temperature: float = 0.8
     cooldown_seconds: float = 5.0
+    preset: str = DEFAULT_PRESET
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class EffectiveSettings:
     max_new_tokens: int
     temperature: float
     cooldown_seconds: float
+    preset: str = DEFAULT_PRESET
+    """The sampler preset's name (bot/story/presets.py)."""
 
 
 @dataclass(frozen=True)
