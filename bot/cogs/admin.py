@@ -81,12 +81,18 @@ class AdminCog(commands.Cog):
         name = name.strip()
         pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
 
-        await self.services.stories.admin.pin_checkpoint(
-            story_key(interaction), checked_scope, pinned
-        )
+        admin, key = self.services.stories.admin, story_key(interaction)
+        await admin.pin_checkpoint(key, checked_scope, pinned)
         where = "this channel" if checked_scope == "channel" else "this server"
         what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
-        await interaction.edit_original_response(content=f"From now on {where} uses {what}.")
+        reply = f"From now on {where} uses {what}."
+        wont_work = await admin.what_wont_work(key, checked_scope, pinned)
+        if wont_work:
+            reply += (
+                f"\nIt was not trained for what {where} uses, so this will not work:\n"
+                + "\n".join(f"• {line}" for line in wont_work)
+            )
+        await interaction.edit_original_response(content=reply[:2000])
 
     @checkpoint_use.autocomplete("name")
     async def checkpoint_name_autocomplete(

@@ -116,8 +116,8 @@ def passage_content(passage: Passage) -> str:
     text = passage.turn.text
     if passage.turn.task == "story" and passage.story.prompt and passage.turn.kind == "model":
         text = f"> {passage.story.prompt}\n\n{text}"
-    notice = notice_for(passage.copied_from_training)
-    return text + (f"\n-# {notice}" if notice else "")
+    notices = [passage.notice, notice_for(passage.copied_from_training)]
+    return text + "".join(f"\n-# {notice}" for notice in notices if notice)
 
 
 async def send_chunks(

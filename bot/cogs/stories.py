@@ -1,5 +1,5 @@
-"""Writing the story: /prompt, /respond, /poem, /continue (one passage, or candidates to vote
-on), /write, and plain messages in a listening story thread. A `CampfireError` raised here is
+"""Writing the story: /prompt, /joke, /respond, /poem, /continue (one passage, or candidates to
+vote on), /write, and plain messages in a listening story thread. A `CampfireError` raised here is
 answered by the bot's one command error handler (bot/app.py)."""
 
 from __future__ import annotations
@@ -60,6 +60,16 @@ class StoriesCog(commands.Cog):
         lines = [f"**{n}.** {p.text}" for n, p in enumerate(prompts, 1)]
         chunks = split_message("**Writing prompts**\n" + "\n".join(lines))[:MAX_MESSAGES]
         await send_chunks(interaction, chunks, prompts_view(prompts))
+
+    @app_commands.command(name="joke")
+    @app_commands.describe(topic="How the joke should start (optional)")
+    async def joke(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
+        """Tell a short joke (needs a checkpoint trained for jokes)."""
+        topic = self.stories.limits.check_topic(topic)
+        if not await start_model_command(interaction):
+            return
+        text = await self.stories.joke(story_key(interaction), author_of(interaction), topic)
+        await send_chunks(interaction, split_message(text)[:MAX_MESSAGES], None)
 
     @app_commands.command(name="respond")
     @app_commands.describe(

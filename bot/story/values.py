@@ -116,6 +116,8 @@ class Passage:
     turn: Turn
     finish_reason: str
     copied_from_training: bool = False
+    notice: str = ""
+    """How the passage was written when not as asked (a fallback), to show with it."""
 
 
 @dataclass(frozen=True)
