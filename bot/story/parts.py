@@ -156,7 +156,7 @@ class StoryParts:
     ) -> Continuation:
         """What comes after `turns`: the fitted story text, with memory and lore as background
         and the note apart; a story with no turns yet answers its prompt instead. A checkpoint
-        not trained to continue (one trained on writing prompts or plots only) writes a new
+        not trained to continue (say, one trained on writing prompts only) writes a new
         passage from the story's last lines, with a notice saying so."""
         if not turns:
             request = make_request(settings, Task.STORY, genre=genre, context=story.prompt, n=n)
