@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.story.values import MAX_PROMPT_COUNT
+
 
 class BotSettings(BaseSettings):
     """Every variable is listed with a comment in `.env.example` (bot block)."""
@@ -51,7 +53,7 @@ class BotSettings(BaseSettings):
     max_prompt_chars: int = Field(500, ge=1)
     max_title_chars: int = Field(200, ge=1)
     max_write_chars: int = Field(4000, ge=1)
-    max_prompt_count: int = Field(5, ge=1, le=10)
+    max_prompt_count: int = Field(MAX_PROMPT_COUNT, ge=1, le=MAX_PROMPT_COUNT)
 
     # Seconds between edits of a message that text streams into (Discord rate-limits edits).
     stream_edit_interval: float = Field(1.0, ge=0.0)

@@ -37,7 +37,7 @@ class ServerSettings(BaseSettings):
         256, ge=0, le=1_000_000, description="KV of recent prompts per checkpoint (0: off)"
     )
     max_new_tokens: int = Field(1024, ge=1, le=100_000, description="cap per request")
-    max_n: int = Field(8, ge=1, le=64, description="cap on candidates per request")
+    max_n: int = Field(10, ge=1, le=64, description="cap on candidates per request")
     max_input_chars: int = Field(20_000, ge=1, le=100_000, description="context + prefix")
     max_resident: int = Field(2, ge=1, le=16, description="checkpoints kept loaded at once")
     retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After on a 503")

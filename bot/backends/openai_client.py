@@ -388,4 +388,11 @@ def _own_samplers(request: GenerateRequest) -> dict[str, Any]:
         own["top_k"] = request.top_k
     if request.repetition_penalty != 1.0:
         own["repetition_penalty"] = request.repetition_penalty
+    for name in ("min_p", "frequency_penalty", "presence_penalty"):
+        if getattr(request, name):
+            own[name] = getattr(request, name)
+    if request.dry_multiplier:  # llama.cpp's names; the rest of DRY only matters when it is on
+        own["dry_multiplier"] = request.dry_multiplier
+        own["dry_base"] = request.dry_base
+        own["dry_allowed_length"] = request.dry_allowed_length
     return own

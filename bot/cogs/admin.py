@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.store import Scope
 from bot.story import StoryError
 from bot.story.admin import checkpoint_marks
+from bot.story.presets import PRESETS, preset_named
 from bot.text import fit_message
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
@@ -24,6 +25,10 @@ SCOPE_CHOICES = [
     app_commands.Choice(name="The whole server", value="server"),
 ]
 DEFAULT_CHECKPOINT = "default"
+PRESET_CHOICES = [
+    app_commands.Choice(name=f"{p.name}: {p.description}"[:100], value=p.name)
+    for p in PRESETS.values()
+]
 
 
 def _scope(value: str) -> Scope:
@@ -77,14 +82,18 @@ class AdminCog(commands.Cog):
         name = name.strip()
         pinned = None if name in ("", DEFAULT_CHECKPOINT) else name
 
-        await self.services.stories.admin.pin_checkpoint(
-            story_key(interaction), checked_scope, pinned
-        )
+        admin, key = self.services.stories.admin, story_key(interaction)
+        await admin.pin_checkpoint(key, checked_scope, pinned)
         where = "this channel" if checked_scope == "channel" else "this server"
         what = f"`{pinned}`" if pinned else "the model server's default checkpoint"
-        await interaction.edit_original_response(
-            content=fit_message(f"From now on {where} uses {what}.")
-        )
+        reply = f"From now on {where} uses {what}."
+        wont_work = await admin.what_wont_work(key, checked_scope, pinned)
+        if wont_work:
+            reply += (
+                f"\nIt was not trained for what {where} uses, so this will not work:\n"
+                + "\n".join(f"• {line}" for line in wont_work)
+            )
+        await interaction.edit_original_response(content=fit_message(reply))
 
     @checkpoint_use.autocomplete("name")
     async def checkpoint_name_autocomplete(
@@ -105,8 +114,9 @@ class AdminCog(commands.Cog):
         length="Passage length in tokens",
         temperature="Randomness, 0 (predictable) to 2 (wild)",
         cooldown="Seconds each member waits between model commands",
+        preset="Sampler preset: how the model picks its words for each task",
     )
-    @app_commands.choices(scope=SCOPE_CHOICES)
+    @app_commands.choices(scope=SCOPE_CHOICES, preset=PRESET_CHOICES)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @admin_only
@@ -117,28 +127,32 @@ class AdminCog(commands.Cog):
         length: app_commands.Range[int, 1, 2000] | None = None,
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         cooldown: app_commands.Range[int, 0, 3600] | None = None,
+        preset: str | None = None,
     ) -> None:
-        """Show or change the defaults for length, temperature and cooldown."""
+        """Show or change the defaults for length, temperature, cooldown and sampler preset."""
         checked_scope = _scope(scope)
         await interaction.response.defer(thinking=True, ephemeral=True)
         stories = self.services.stories
         key = story_key(interaction)
 
-        if any(v is not None for v in (length, temperature, cooldown)):
+        if any(v is not None for v in (length, temperature, cooldown, preset)):
             await stories.admin.update_settings(
                 key,
                 checked_scope,
                 max_new_tokens=length,
                 temperature=temperature,
                 cooldown_seconds=None if cooldown is None else float(cooldown),
+                preset=preset,
             )
         now = await stories.settings_for(key)
+        chosen = preset_named(now.preset)
         await interaction.edit_original_response(
             content=(
                 "Settings in this channel:\n"
                 f"• length: {now.max_new_tokens} tokens\n"
                 f"• temperature: {now.temperature:g}\n"
                 f"• cooldown: {now.cooldown_seconds:g} s\n"
+                f"• preset: {chosen.name} ({chosen.description})\n"
                 f"• checkpoint: {now.checkpoint or 'the server default'}"
             ),
         )

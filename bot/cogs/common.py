@@ -123,10 +123,10 @@ def passage_content(passage: Passage) -> str:
     text = passage.turn.text
     if passage.turn.task == "story" and passage.story.prompt and passage.turn.kind == "model":
         text = f"> {passage.story.prompt}\n\n{text}"
-    notices = [notice_for(passage.copied_from_training)]
+    notices = [passage.notice, notice_for(passage.copied_from_training)]
     if passage.put_aside is not None:
         notices.append(passage.put_aside.notice())
-    return text + "".join(f"\n-# {n}" for n in notices if n)
+    return text + "".join(f"\n-# {notice}" for notice in notices if notice)
 
 
 async def send_chunks(

@@ -1,5 +1,5 @@
-"""Writing the story: /prompt, /respond, /poem, /continue (one passage, or candidates to vote
-on), /write, and plain messages in a listening story thread. A `CampfireError` raised here is
+"""Writing the story: /prompt, /joke, /respond, /poem, /continue (one passage, or candidates to
+vote on), /write, and plain messages in a listening story thread. A `CampfireError` raised here is
 answered by the bot's one command error handler (bot/app.py)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from bot.cooldown import WRITE
 from bot.group.voting import MAX_CANDIDATES
 from bot.services import Services
 from bot.story import Author, StoryError, StoryKey
-from bot.story.values import user_message
+from bot.story.values import MAX_PROMPT_COUNT, user_message
 from bot.text import fit_message, split_message
 from core.controls import Emotion, Genre
 from core.errors import CampfireError
@@ -49,7 +49,7 @@ class StoriesCog(commands.Cog):
         self,
         interaction: discord.Interaction[Any],
         topic: str | None = None,
-        count: app_commands.Range[int, 1, 10] = 1,
+        count: app_commands.Range[int, 1, MAX_PROMPT_COUNT] = 1,
     ) -> None:
         """Invent writing prompts; press Write this to start a story from one."""
         topic = self.stories.limits.check_topic(topic)
@@ -62,6 +62,16 @@ class StoriesCog(commands.Cog):
         lines = [f"**{n}.** {p.text}" for n, p in enumerate(prompts, 1)]
         chunks = split_message("**Writing prompts**\n" + "\n".join(lines))[:MAX_MESSAGES]
         await send_chunks(interaction, chunks, prompts_view(prompts))
+
+    @app_commands.command(name="joke")
+    @app_commands.describe(topic="How the joke should start (optional)")
+    async def joke(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
+        """Tell a short joke (needs a checkpoint trained for jokes)."""
+        topic = self.stories.limits.check_topic(topic)
+        if not await start_model_command(interaction):
+            return
+        text = await self.stories.joke(story_key(interaction), author_of(interaction), topic)
+        await send_chunks(interaction, split_message(text)[:MAX_MESSAGES], None)
 
     @app_commands.command(name="respond")
     @app_commands.describe(

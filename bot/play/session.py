@@ -100,9 +100,9 @@ class PlaySession:
             f"-- passage {passage.turn.position} by Campfire, checkpoint "
             f"{passage.turn.checkpoint}. /regenerate /continue /keep /undo"
         )
-        notice = notice_for(passage.copied_from_training)
-        if notice:
-            self.out(notice)
+        for notice in (passage.notice, notice_for(passage.copied_from_training)):
+            if notice:
+                self.out(notice)
         if passage.put_aside is not None:
             self.out(passage.put_aside.notice())
 

@@ -183,4 +183,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "sampler presets per server and channel",
+        """
+        ALTER TABLE guild_settings ADD COLUMN preset TEXT;
+        ALTER TABLE channel_settings ADD COLUMN preset TEXT;
+        """,
+    ),
 )

@@ -1,4 +1,5 @@
-"""Model settings (checkpoint, length, temperature, cooldown) stored per server and per channel."""
+"""Model settings (checkpoint, length, temperature, cooldown, sampler preset) stored per server
+and per channel."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ class ScopeSettings:
     max_new_tokens: int | None = None
     temperature: float | None = None
     cooldown_seconds: float | None = None
+    preset: str | None = None
 
 
-SETTING_NAMES = ("checkpoint", "max_new_tokens", "temperature", "cooldown_seconds")
+SETTING_NAMES = ("checkpoint", "max_new_tokens", "temperature", "cooldown_seconds", "preset")
 
 
 class SettingsTables(Database):

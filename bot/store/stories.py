@@ -372,6 +372,19 @@ class StoryTables(Database):
             for s in stories
         ]
 
+    async def tasks_in_use(self, guild_id: int, channel_id: int | None = None) -> set[str]:
+        """The tasks of the shown turns of the active stories in a channel (None: in the whole
+        server); a person's turns are 'write'."""
+        where, args = "s.guild_id = ? AND s.ended_at IS NULL AND t.status = 'shown'", [guild_id]
+        if channel_id is not None:
+            where, args = where + " AND s.channel_id = ?", [guild_id, channel_id]
+        rows = await self.fetchall(
+            "SELECT DISTINCT t.task FROM turns t JOIN stories s ON s.id = t.story_id "
+            f"WHERE {where}",
+            tuple(args),
+        )
+        return {str(row[0]) for row in rows}
+
     # --- anthology ---------------------------------------------------------------------------
 
     async def kept_turns(self, story_ids: Sequence[int]) -> list[Turn]:

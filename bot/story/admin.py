@@ -6,7 +6,9 @@ from __future__ import annotations
 from bot.group.moderation import ModerationPolicy, add_term, remove_term
 from bot.store import Scope, ScopeSettings
 from bot.story.parts import StoryParts
+from bot.story.presets import PRESETS
 from bot.story.values import StoryError, StoryKey
+from core.controls import Task
 from core.protocol import CheckpointInfo, LoadCheckpointRequest
 
 
@@ -37,6 +39,26 @@ class Admin:
             scope, key.guild_id, key.channel_id, checkpoint=name
         )
 
+    async def what_wont_work(self, key: StoryKey, scope: Scope, name: str | None) -> list[str]:
+        """What the running stories of the channel (scope server: of the server) use that the
+        checkpoint (None: the one the channel now uses) was not trained for, one line each."""
+        checkpoint = name or (await self.parts.settings_for(key)).checkpoint
+        info = await self.parts.checkpoint_named(checkpoint)
+        if info is None or not info.tasks:
+            return []  # a model that does not say what it was trained for may try anything
+        used = await self.store.tasks_in_use(
+            key.guild_id, key.channel_id if scope == "channel" else None
+        )
+        needed = {task for task in Task if task.value in used}
+        if used:
+            needed.add(Task.CONTINUE)
+        missing = [task for task in Task if task in needed and task not in info.tasks]
+        fallback = Task.STORY in info.tasks
+        return [
+            _USES[task] + (_FALLBACK if task is Task.CONTINUE and fallback else "")
+            for task in missing
+        ]
+
     async def update_settings(
         self,
         key: StoryKey,
@@ -45,6 +67,7 @@ class Admin:
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         cooldown_seconds: float | None = None,
+        preset: str | None = None,
     ) -> ScopeSettings:
         """Change the given defaults for the server or channel (None: leave unchanged)."""
         changes: dict[str, object] = {}
@@ -60,6 +83,11 @@ class Admin:
             if not 0 <= cooldown_seconds <= 3600:
                 raise StoryError("cooldown must be between 0 and 3600 seconds.")
             changes["cooldown_seconds"] = cooldown_seconds
+        if preset is not None:
+            if preset not in PRESETS:
+                names = ", ".join(PRESETS)
+                raise StoryError(f"Unknown preset {preset!r}. Choose one of: {names}.")
+            changes["preset"] = preset
         return await self.store.update_settings(scope, key.guild_id, key.channel_id, **changes)
 
     async def add_blocked(self, guild_id: int, term: str, by: int | None) -> tuple[str, ...]:
@@ -96,3 +124,13 @@ def checkpoint_marks(info: CheckpointInfo, pinned: str | None) -> list[str]:
     if not info.valid:
         marks.append(f"unusable: {info.problem}")
     return marks
+
+
+_USES = {
+    Task.CONTINUE: "continuing the running story (/continue, /respond without a prompt)",
+    Task.STORY: "new stories from a prompt (/respond prompt:)",
+    Task.POEM: "poems (/poem)",
+    Task.PROMPT: "writing prompts (/prompt)",
+    Task.JOKE: "jokes (/joke)",
+}
+_FALLBACK = ": it writes a new passage from the story's last lines instead"

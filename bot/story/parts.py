@@ -4,6 +4,7 @@ effective settings, moderation, the context fitter and the writer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,15 +13,16 @@ from typing import TypeVar
 
 from bot.group.moderation import Moderator, StockProfanityFilter
 from bot.group.turns import TurnTaking
-from bot.model_client import ModelClient
+from bot.model_client import ModelClient, ModelClientError
 from bot.store import Store, Story, Turn
 from bot.story.context import AssembledContext, ContextFitter
 from bot.story.values import NO_STORY, Defaults, EffectiveSettings, Limits, StoryError, StoryKey
 from bot.story.writer import Writer, make_request
 from core.controls import Genre, Task
-from core.protocol import GenerateRequest
+from core.protocol import CheckpointInfo, GenerateRequest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _first(channel: T | None, server: T | None, default: T) -> T:
@@ -65,6 +67,7 @@ class StoryParts:
             cooldown_seconds=_first(
                 channel.cooldown_seconds, server.cooldown_seconds, defaults.cooldown_seconds
             ),
+            preset=_first(channel.preset, server.preset, defaults.preset),
         )
 
     async def moderator(self, guild_id: int) -> Moderator:
@@ -114,6 +117,38 @@ class StoryParts:
             answer_tokens=settings.max_new_tokens,
         )
 
+    async def checkpoint_info(self, settings: EffectiveSettings) -> CheckpointInfo | None:
+        """The checkpoint these settings use, as the model server lists it (None: not listed)."""
+        return await self.checkpoint_named(settings.checkpoint)
+
+    async def checkpoint_named(self, name: str | None) -> CheckpointInfo | None:
+        """A checkpoint as the model server lists it (name None: the server's default); None
+        too when the server lists none (some OpenAI-compatible servers): the request may try."""
+        try:
+            infos = await self.model.checkpoints()
+        except ModelClientError as error:
+            log.info("no checkpoint list, so no check of what it was trained for: %s", error)
+            return None
+        for info in infos:
+            if (info.name == name) if name else info.default:
+                return info
+        return None
+
+    async def require_task(self, settings: EffectiveSettings, task: Task, does: str) -> None:
+        """Refuse, naming the command that switches, when the checkpoint was not trained for
+        `task` (a checkpoint whose tasks are unknown, such as another server's model, may try).
+        does: what the task is for ("tell jokes")."""
+        info = await self.checkpoint_info(settings)
+        if info is None or not info.tasks or task in info.tasks:
+            return
+        knows = ", ".join(t.value for t in info.tasks)
+        able = [i.name for i in await self.model.checkpoints() if i.valid and task in i.tasks]
+        which = f" (checkpoints that can: {', '.join(able)})" if able else ""
+        raise StoryError(
+            f"The checkpoint {info.name!r} was not trained to {does} (it knows: {knows}). "
+            f"An admin can switch to one that was with /checkpoint use{which}."
+        )
+
     async def continuation_request(
         self,
         story: Story,
@@ -121,18 +156,60 @@ class StoryParts:
         settings: EffectiveSettings,
         genre: Genre | None,
         n: int = 1,
-    ) -> GenerateRequest:
+    ) -> Continuation:
         """What comes after `turns`: the fitted story text, with memory and lore as background
-        and the note apart; a story with no turns yet answers its prompt instead."""
+        and the note apart; a story with no turns yet answers its prompt instead. A checkpoint
+        not trained to continue (say, one trained on writing prompts only) writes a new
+        passage from the story's last lines, with a notice saying so."""
         if not turns:
-            return make_request(settings, Task.STORY, genre=genre, context=story.prompt, n=n)
+            request = make_request(settings, Task.STORY, genre=genre, context=story.prompt, n=n)
+            return Continuation(request)
         fitted = await self.context(turns[0].story_id, turns, settings)
-        return make_request(
+        task, context, notice = Task.CONTINUE, fitted.story, ""
+        if not fitted.story:
+            task, context = Task.STORY, story.prompt
+        elif not await self._can_continue(settings):
+            task, context, notice = Task.STORY, last_lines(fitted.story), FROM_LAST_LINES
+        request = make_request(
             settings,
-            Task.CONTINUE if fitted.story else Task.STORY,
+            task,
             genre=genre,
-            context=fitted.story or story.prompt,
+            context=context,
             n=n,
             background=fitted.background,
             note=fitted.note,
         )
+        return Continuation(request, notice)
+
+    async def _can_continue(self, settings: EffectiveSettings) -> bool:
+        """False only for a checkpoint known to lack the continue task but to write stories."""
+        info = await self.checkpoint_info(settings)
+        if info is None or not info.tasks or Task.CONTINUE in info.tasks:
+            return True
+        return Task.STORY not in info.tasks
+
+
+FROM_LAST_LINES = (
+    "This checkpoint was not trained to continue; it wrote a new passage from the story's last "
+    "lines."
+)
+LAST_LINES_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Continuation:
+    request: GenerateRequest
+    notice: str = ""
+    """Said with the passage: how it was written when not as asked (empty: as asked)."""
+
+
+def last_lines(story: str, chars: int = LAST_LINES_CHARS) -> str:
+    """The end of the story text, at most `chars` long, starting at a line or sentence start
+    where one is near (the prompt a checkpoint that can't continue writes from)."""
+    story = story.strip()
+    if len(story) <= chars:
+        return story
+    tail = story[-chars:]
+    starts = [tail.find(mark) + len(mark) for mark in ("\n", ". ", "! ", "? ") if mark in tail]
+    start = min(starts) if starts else tail.find(" ") + 1
+    return tail[start:].strip() or tail.strip()

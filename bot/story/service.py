@@ -113,6 +113,17 @@ class StoryService:
             key.guild_id, key.channel_id, clean, response.checkpoint
         )
 
+    async def joke(
+        self, key: StoryKey, author: Author, topic: str | None = None, on_text: OnText | None = None
+    ) -> str:
+        """A joke (the topic starts it), from a checkpoint trained for jokes; not a story turn."""
+        topic = self.limits.check_topic(topic)
+        moderator = await self.parts.check_input(key, ("Your topic", topic))
+        settings = await self.parts.settings_for(key)
+        await self.parts.require_task(settings, Task.JOKE, "tell jokes")
+        request = make_request(settings, Task.JOKE, prefix=topic or "")
+        return (await self.parts.writer.write(request, moderator, on_text))[1]
+
     async def respond(
         self,
         key: StoryKey,
@@ -275,8 +286,8 @@ class StoryService:
         turns = await self.store.turns(story.id)
         if replaces is not None:
             turns = [t for t in turns if t.position < replaces.position]
-        request = await self.parts.continuation_request(story, turns, settings, genre)
-        task = request.task
+        continuation = await self.parts.continuation_request(story, turns, settings, genre)
+        request = continuation.request
         response, text = await self.parts.writer.write(request, moderator, on_text)
 
         async def story_for() -> Story:
@@ -284,8 +295,9 @@ class StoryService:
                 await self.store.set_story_genre(story.id, genre.value)
             return story
 
-        turn = _ModelTurn(task, genre, None, None, replaces)
-        return await self._add_model_turn(story_for, author, turn, response, text)
+        turn = _ModelTurn(request.task, genre, None, None, replaces)
+        passage = await self._add_model_turn(story_for, author, turn, response, text)
+        return replace(passage, notice=continuation.notice)
 
     async def _add_model_turn(
         self,

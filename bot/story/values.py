@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.model_client import ModelClientError
 from bot.store import Story, Turn
+from bot.story.presets import DEFAULT_PRESET
 from core.controls import Emotion, Genre, parse_emotion, parse_genre
 from core.errors import CampfireError, UnknownChoiceError
 
@@ -14,6 +15,9 @@ OnText = Callable[[str], Awaitable[None]]
 
 WRITE_TASK = "write"  # a turn a person wrote (turns.task), next to core Task values
 MODEL_NAME = "Campfire"
+# The most writing prompts one request may ask for (seed 000 generated 10 at a time); within
+# the model server's default cap on candidates (CAMPFIRE_MAX_N).
+MAX_PROMPT_COUNT = 10
 NO_STORY = (
     "There's no story in this channel yet. Start one with /respond (add a prompt if you "
     "like), /write or a /prompt's Write this button."
@@ -49,7 +53,7 @@ class Limits:
     prompt_chars: int = 500
     title_chars: int = 200
     write_chars: int = 4000
-    prompt_count: int = 5
+    prompt_count: int = MAX_PROMPT_COUNT
 
     def check_prompt(self, prompt: str | None) -> str | None:
         return _check_length("prompt", prompt, self.prompt_chars)
@@ -91,6 +95,7 @@ class Defaults:
     max_new_tokens: int = 200
     temperature: float = 0.8
     cooldown_seconds: float = 5.0
+    preset: str = DEFAULT_PRESET
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class EffectiveSettings:
     max_new_tokens: int
     temperature: float
     cooldown_seconds: float
+    preset: str = DEFAULT_PRESET
+    """The sampler preset's name (bot/story/presets.py)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ class Passage:
     finish_reason: str
     copied_from_training: bool = False
     put_aside: PutAside | None = None
+    notice: str = ""
+    """How the passage was written when not as asked (a fallback), to show with it."""
 
 
 @dataclass(frozen=True)

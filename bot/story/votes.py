@@ -49,9 +49,10 @@ class Votes:
                 checked_genre = coerce_genre(story.genre)
             settings = await self.parts.settings_for(key)
             turns = await self.store.turns(story.id)
-            base = await self.parts.continuation_request(
+            continuation = await self.parts.continuation_request(
                 story, turns, settings, checked_genre, count
             )
+            base = continuation.request
             task = base.task
             checkpoint: list[str] = []
 

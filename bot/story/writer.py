@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.group.moderation import DEFAULT_ATTEMPTS, Moderator
 from bot.model_client import ModelClient, ModelError
+from bot.story.presets import preset_named
 from bot.story.values import EffectiveSettings, OnText, OutputWithheld
 from core.controls import Emotion, Genre, Task
 from core.protocol import GenerateRequest, GenerateResponse, StreamChunk
@@ -17,8 +18,6 @@ EMPTY_ANSWER_TRIES = 3
 NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
 # A writing prompt is one or two sentences: it gets its own, short length.
 PROMPT_MAX_NEW_TOKENS = 60
-# Above 1.0 so a small model does not loop ("I walked home, and I walked home").
-REPETITION_PENALTY = 1.1
 
 
 def make_request(
@@ -34,7 +33,9 @@ def make_request(
     note: str = "",
 ) -> GenerateRequest:
     """background (memory, lore) and note go apart from the story text: the server places them
-    where its model uses them. Every passage but a joke ends on a complete sentence."""
+    where its model uses them. Every passage but a joke ends on a complete sentence. The
+    samplers are the settings' preset's for this task."""
+    samplers = preset_named(settings.preset).for_task(task)
     max_new_tokens = settings.max_new_tokens
     if task is Task.PROMPT:
         max_new_tokens = min(max_new_tokens, PROMPT_MAX_NEW_TOKENS)
@@ -50,8 +51,13 @@ def make_request(
         n=n,
         checkpoint=settings.checkpoint,
         max_new_tokens=max_new_tokens,
-        temperature=settings.temperature,
-        repetition_penalty=REPETITION_PENALTY,
+        temperature=samplers.temperature(settings.temperature),
+        top_p=samplers.top_p,
+        min_p=samplers.min_p,
+        repetition_penalty=samplers.repetition_penalty,
+        frequency_penalty=samplers.frequency_penalty,
+        presence_penalty=samplers.presence_penalty,
+        dry_multiplier=samplers.dry_multiplier,
     )
 
 

@@ -1,6 +1,7 @@
 """An in-process ModelClient that keeps the server's contract: it takes and returns the real
 core.protocol models, streams token by token, counts tokens (one per word) against a window,
-knows a few checkpoints, and can be told to fail or to be slow."""
+knows a few checkpoints (refusing a task one lists no training for), and can be told to fail or
+to be slow."""
 
 from __future__ import annotations
 
@@ -83,6 +84,16 @@ class FakeModel:
             )
         return name
 
+    def _check_task(self, checkpoint: str, request: GenerateRequest) -> None:
+        """Like the server (422): a task the checkpoint lists no training for is refused."""
+        tasks = next((i.tasks for i in self.infos if i.name == checkpoint), [])
+        if tasks and request.task not in tasks:
+            knows = ", ".join(t.value for t in tasks)
+            raise ModelError(
+                f"The model server refused the request: checkpoint {checkpoint!r} was not "
+                f"trained for the {request.task.value} task; it knows: {knows}"
+            )
+
     async def _hold(self) -> None:
         if self.before_answer is not None:
             await self.before_answer()
@@ -99,6 +110,7 @@ class FakeModel:
             await asyncio.sleep(self.delay)
         await self._check()
         checkpoint = self._checkpoint(request.checkpoint)
+        self._check_task(checkpoint, request)
         candidates = [
             Candidate(index=i, text=text, finish_reason="end", tokens=count_words(text))
             for i in range(request.n)
@@ -118,6 +130,7 @@ class FakeModel:
         await self._hold()
         await self._check()
         checkpoint = self._checkpoint(request.checkpoint)
+        self._check_task(checkpoint, request)
         text = self._answer(request, 0)
         for i, word in enumerate(text.split(" ")):
             if self.delay:

@@ -25,6 +25,10 @@ def written(seed: object, index: int) -> str:
     return f"The lamp went out ({seed}, {index}).<|endoftext|>LEAKED PAST THE END"
 
 
+# Samplers OpenAI's API lacks, which a strict server refuses.
+CAMPFIRE_ONLY = {"top_k", "repetition_penalty", "min_p", "dry_multiplier", "dry_base"}
+
+
 @dataclass
 class StubServer:
     mode: str = "ok"
@@ -48,7 +52,7 @@ class StubServer:
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
-        unknown = sorted(set(body) & {"top_k", "repetition_penalty"})
+        unknown = sorted(set(body) & CAMPFIRE_ONLY)
         if self.refuse_unknown and unknown:
             error = {"error": {"message": f"Unexpected fields in the request: {unknown}"}}
             return web.json_response(error, status=422)

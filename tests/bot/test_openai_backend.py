@@ -111,6 +111,21 @@ async def test_a_server_that_refuses_campfires_own_samplers_still_writes(
     assert later and all("repetition_penalty" not in sent for sent in later)
 
 
+async def test_a_presets_samplers_go_along_and_are_dropped_where_refused(
+    store: Store, tiny_checkpoint: Path
+) -> None:
+    async with stub_server() as accepting, stub_server(refuse_unknown=True) as refusing:
+        for stub in (accepting, refusing):
+            async with stories(openai_settings(stub.url, tiny_checkpoint), store) as service:
+                await service.admin.update_settings(HERE, "server", preset="no-repeat")
+                await service.respond(HERE, ADA, "horror", "A knock at the door")
+    sent = accepting.requests[-1]
+    assert (sent["dry_multiplier"], sent["presence_penalty"]) == (0.8, 0.2)
+    refused, retried = refusing.requests
+    assert refused["dry_multiplier"] == 0.8
+    assert not {"dry_multiplier", "presence_penalty", "repetition_penalty"} & set(retried)
+
+
 async def test_candidates_come_in_parallel_when_the_server_ignores_n(
     stub: StubServer, tiny_checkpoint: Path
 ) -> None:
