@@ -47,8 +47,14 @@ def parse_command(line: str, known_options: Iterable[str] = ()) -> ParsedCommand
         if not match or match.group(1) not in known:
             break
         value = match.group(2) if match.group(2) is not None else match.group(3)
-        options[match.group(1)] = value
         rest = rest[match.end() :]
+        if not value and match.group(2) is None and rest:
+            option = match.group(1)
+            raise UsageError(
+                f"There's a space after {option}: — write {option}:{rest.split()[0]} "
+                "with no space after the colon."
+            )
+        options[match.group(1)] = value
     return ParsedCommand(name, options, rest.strip())
 
 

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from bot.group.verbatim import notice_for
-from bot.play.commands import COMMANDS
+from bot.play.commands import COMMANDS, unknown_command
 from bot.play.parsing import ParsedCommand, UsageError, parse_command
+from bot.play.render import terminal_text
 from bot.services import Services
 from bot.store import SavedPrompt, Turn
 from bot.story import Author, OnText, Passage, StoryError, StoryKey, StoryService, user_message
@@ -41,12 +42,16 @@ class PlaySession:
         self.services = services
         self.stories: StoryService = services.stories
         self.author = author or Author(0, getpass.getuser() or "you")
-        self.out = out
+        self._print = out
         self.write = write or _write_stdout
         self.key = key
-        self.export_dir = export_dir or Path.cwd()
+        self.export_dir = export_dir or Path.cwd() / "exports"
         self.last_prompts: list[SavedPrompt] = []
         self.confirm_reset: int | None = None
+
+    def out(self, message: str) -> None:
+        """Print a message in the terminal's wording (see bot.play.render)."""
+        self._print(terminal_text(message, {self.author.id: self.author.name}))
 
     async def handle(self, line: str) -> bool:
         line = line.strip()
@@ -69,7 +74,7 @@ class PlaySession:
         # A group (`/lore`) answers for its unknown subcommands with its usage.
         command = COMMANDS.get(name) or COMMANDS.get(name.split()[0])
         if command is None:
-            raise UsageError(f"Unknown command /{name}. Type /help for the list.")
+            raise UsageError(unknown_command(name))
         parsed: ParsedCommand = parse_command(line, command.options)
         await command.run(self, parsed)
 
@@ -95,14 +100,19 @@ class PlaySession:
         if printed:
             self.write("\n")
         if not printed:
-            self.out(passage.turn.text)
+            self._print(passage.turn.text)
         self.out(
-            f"-- passage {passage.turn.position} by Campfire, checkpoint "
+            f"-- passage {await self.number(passage.turn)} by Campfire, checkpoint "
             f"{passage.turn.checkpoint}. /regenerate /continue /keep /undo"
         )
         notice = notice_for(passage.copied_from_training)
         if notice:
             self.out(notice)
+
+    async def number(self, turn: Turn) -> int:
+        """A passage's number in the story as it reads now: undone passages leave no gap."""
+        shown = await self.services.store.turns(turn.story_id)
+        return 1 + sum((t.position, t.id) < (turn.position, turn.id) for t in shown)
 
     async def last_turn(self) -> Turn:
         """The passage the buttons act on: the story's latest."""
