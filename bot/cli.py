@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(max(logging.ERROR, logging.getLogger().level))
         from bot.play.terminal import play_in_terminal
 
-        play_in_terminal(settings, args.name)
+        try:
+            play_in_terminal(settings, args.name)
+        except KeyboardInterrupt:  # while the story file opens
+            print("\nBye.")
         return 0
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import select
 import sys
 from collections.abc import Callable, Iterator
@@ -60,7 +61,8 @@ def run_terminal(runner: asyncio.Runner, session: PlaySession, read: ReadLine) -
 def read_line(prompt: str) -> str:
     """One line from the terminal; lines pasted together come back as one, joined by newlines."""
     line = input(prompt)
-    while sys.stdin.isatty() and select.select([sys.stdin], [], [], 0)[0]:
+    pasting = os.name == "posix" and sys.stdin.isatty()
+    while pasting and select.select([sys.stdin], [], [], 0)[0]:
         line += "\n" + input("")
     return line
 
