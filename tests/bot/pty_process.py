@@ -61,6 +61,17 @@ class PtyProcess:
             self._read(0.01)
         raise AssertionError(f"no command started; the screen:\n{self.output}")
 
+    def wait_until_reading_keys(self, timeout: float = 30) -> None:
+        """Wait until the line editor (readline) reads keys at the prompt. Python's readline
+        sees Ctrl-C only while it waits for a key, so a person's Ctrl-C, never typed within
+        microseconds of the prompt, is taken a moment later."""
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no prompt reads keys; the screen:\n{self.output}")
+            self._read(0.01)
+        self._read(0.3)
+
     def wait(self, timeout: float = 30) -> int:
         """Read until the program exits; its exit code."""
         deadline = time.monotonic() + timeout

@@ -116,6 +116,7 @@ def test_at_a_terminal(play: PtyProcess, tmp_path: Path) -> None:
     screen = play.expect("Cancelled; the story is as it was.\ncampfire> ")
     assert "typed while waiting" not in screen
     # Ctrl-C at the prompt leaves at once.
+    play.wait_until_reading_keys()
     play.type("\x03")
     assert play.wait(timeout=10) == 0
     assert play.output.endswith("Bye.\n")
