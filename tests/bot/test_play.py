@@ -177,9 +177,13 @@ async def test_exports_go_to_an_exports_folder_made_on_demand(
     assert not (tmp_path / "the-end.md").exists()  # not the current folder itself
 
 
-async def test_typing_slips_get_a_hint(session: PlaySession, screen: Screen) -> None:
+async def test_typing_slips_get_a_hint(
+    session: PlaySession, screen: Screen, services: Services
+) -> None:
     await session.handle("/respond genre: horror A knock")
     assert "There's a space after genre: — write genre:horror with no space" in screen.text
+    await session.handle("/write text: The door creaked.")  # free text may follow a space
+    assert (await services.stories.books.show(TERMINAL)).turns[0].text == "The door creaked."
     await session.handle("/promt")
     assert "Unknown command /promt. Did you mean /prompt?" in screen.text
     await session.handle("/story shwo")
