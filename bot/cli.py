@@ -50,17 +50,6 @@ def _settings_error(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-async def _play(settings: BotSettings, name: str | None) -> None:
-    from bot.play import PlaySession, run_repl, terminal_lines
-    from bot.services import open_services
-    from bot.story import Author
-
-    async with open_services(settings) as services:
-        author = Author(0, name) if name else None
-        session = PlaySession(services, author=author)
-        await run_repl(session, terminal_lines())
-
-
 async def _run_until_stopped(settings: BotSettings) -> None:
     """Run the bot; SIGTERM (a service manager's stop) ends it like Ctrl-C does: the bot logs
     out and the database closes, instead of the process dying in the middle of a write."""
@@ -88,9 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "play":
         # The player sees every problem as a message; log lines would only garble the screen.
         logging.getLogger().setLevel(max(logging.ERROR, logging.getLogger().level))
+        from bot.play.terminal import play_in_terminal
+
         try:
-            asyncio.run(_play(settings, args.name))
-        except KeyboardInterrupt:
+            play_in_terminal(settings, args.name)
+        except KeyboardInterrupt:  # while the story file opens
             print("\nBye.")
         return 0
     if settings.discord_token is None:

@@ -8,13 +8,15 @@ Turn-taking, votes and moderation need several people or a server; they live on 
 
   parsing.py   reading a line into a command, options and text
   commands.py  the command table (each command once; /help is made from it)
-  session.py   PlaySession and the terminal loop
+  render.py    the terminal's wording of the services' messages (no Discord markup or words)
+  session.py   PlaySession: one line in, its answer out
+  terminal.py  the real terminal: readline at the prompt, Ctrl-C, no echo while a command runs
 """
 
 from __future__ import annotations
 
 from bot.play.parsing import ParsedCommand, UsageError, parse_command
-from bot.play.session import TERMINAL, PlaySession, run_repl, terminal_lines
+from bot.play.session import TERMINAL, PlaySession, run_repl
 
 __all__ = [
     "TERMINAL",
@@ -23,5 +25,4 @@ __all__ = [
     "UsageError",
     "parse_command",
     "run_repl",
-    "terminal_lines",
 ]

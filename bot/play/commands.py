@@ -3,6 +3,7 @@ generated from this table."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from bot.play.parsing import ParsedCommand, UsageError, is_yes, number, scope_of, whole_number
 from bot.story.admin import checkpoint_marks
-from bot.story.books import render_recap, render_shelf
+from bot.story.books import passages, render_recap, render_shelf
 from bot.story.manuscript import chapter_said, goal_said
 from core.controls import Emotion, Genre
+from core.errors import CampfireError
 
 if TYPE_CHECKING:
     from bot.play.session import PlaySession
@@ -34,7 +36,9 @@ async def show_help(session: PlaySession, command: ParsedCommand) -> None:
 
 
 async def prompt(session: PlaySession, command: ParsedCommand) -> None:
-    count = whole_number(command.options.get("count"), "count") or 1
+    count = whole_number(command.options.get("count"), "count")
+    if count is None:
+        count = 1
     topic = command.options.get("topic") or command.text or None
     session.last_prompts = await session.stories.prompts(session.key, session.author, topic, count)
     for index, saved in enumerate(session.last_prompts, 1):
@@ -43,9 +47,15 @@ async def prompt(session: PlaySession, command: ParsedCommand) -> None:
 
 
 async def write_this(session: PlaySession, command: ParsedCommand) -> None:
-    index = whole_number(command.text or "1", "the prompt number") or 1
-    if not 1 <= index <= len(session.last_prompts):
+    index = whole_number(command.text or "1", "the prompt number")
+    count = len(session.last_prompts)
+    if not count:
         raise UsageError("Ask for prompts with /prompt first, then /write-this N.")
+    if index is None or not 1 <= index <= count:
+        choose = "/write-this 1" if count == 1 else f"/write-this 1 to {count}"
+        raise UsageError(
+            f"There {'is' if count == 1 else 'are'} only {count} {_prompts(count)}: {choose}."
+        )
     prompt_id = session.last_prompts[index - 1].id
     stories, key, author = session.stories, session.key, session.author
     await session.generate(lambda t: stories.write_prompt(key, author, prompt_id, t))
@@ -78,7 +88,7 @@ async def continue_story(session: PlaySession, command: ParsedCommand) -> None:
 async def write(session: PlaySession, command: ParsedCommand) -> None:
     text = command.options.get("text") or command.text
     turn = await session.stories.write(session.key, session.author, text)
-    session.out(f"-- passage {turn.position} by {turn.author_name} added.")
+    session.out(f"-- passage {await session.number(turn)} by {turn.author_name} added.")
 
 
 async def regenerate(session: PlaySession, command: ParsedCommand) -> None:
@@ -95,7 +105,7 @@ async def keep(session: PlaySession, command: ParsedCommand) -> None:
 async def undo(session: PlaySession, command: ParsedCommand) -> None:
     last_id = (await session.last_turn()).id if command.name == "undo" else None
     turn = await session.stories.undo(session.key, last_id)
-    session.out(f"Undid passage {turn.position}.")
+    session.out(f"Undid passage {await session.number(turn)}.")
 
 
 async def show(session: PlaySession, command: ParsedCommand) -> None:
@@ -118,7 +128,7 @@ async def reset(session: PlaySession, command: ParsedCommand) -> None:
     recap = await session.stories.books.show(session.key)
     session.confirm_reset = recap.story.id
     session.out(
-        f"Reset “{recap.story.title or 'Untitled story'}” ({len(recap.turns)} passages)? "
+        f"Reset “{recap.story.title or 'Untitled story'}” ({passages(len(recap.turns))})? "
         "It stays in the archive. [y/N]"
     )
 
@@ -131,11 +141,39 @@ async def export(session: PlaySession, command: ParsedCommand) -> None:
     else:
         kept_only = is_yes(options.get("kept_only"))
         filename, data = await books.export_story(key, fmt, kept_only=kept_only)
-    target = Path(options.get("file") or command.text or filename)
-    if not target.is_absolute():
-        target = session.export_dir / target
-    target.write_bytes(data)
-    session.out(f"Wrote {target}")
+    target = export_target(session.export_dir, options.get("file") or command.text, filename)
+    try:
+        target.write_bytes(data)
+    except OSError as error:
+        raise UsageError(
+            f"Couldn't write {_shown(target)}: {error.strerror or error}. "
+            f"Give another file name, e.g. /story export {filename}"
+        ) from None
+    session.out(f"Wrote {_shown(target)}")
+
+
+def export_target(folder: Path, typed: str | None, default_name: str) -> Path:
+    """Where an export goes: the exports folder (made on demand), or the path typed, relative
+    to that folder; a folder typed gets the default name. Other folders must exist."""
+    target = folder / Path(typed).expanduser() if typed else folder / default_name
+    if target.is_dir():
+        target = target / default_name
+    if target.parent == folder:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise UsageError(
+            f"There's no folder {_shown(target.parent)}. Create it first, or give only a file "
+            f"name to write into {_shown(folder)}."
+        )
+    return target
+
+
+def _shown(path: Path) -> str:
+    """A path as the player would type it: relative to the current folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 async def pinned_text(session: PlaySession, command: ParsedCommand) -> None:
@@ -209,30 +247,48 @@ async def checkpoint_list(session: PlaySession, command: ParsedCommand) -> None:
 async def checkpoint_use(session: PlaySession, command: ParsedCommand) -> None:
     checkpoint = command.options.get("name") or command.text
     if not checkpoint:
-        raise UsageError("Name a checkpoint: /checkpoint use name:tiny (or default)")
+        raise UsageError(await _name_a_checkpoint(session))
     pinned = None if checkpoint == "default" else checkpoint
     scope = scope_of(command.options.get("scope"))
     await session.stories.admin.pin_checkpoint(session.key, scope, pinned)
     session.out(f"Now using {pinned or 'the server default checkpoint'}.")
 
 
+async def _name_a_checkpoint(session: PlaySession) -> str:
+    """How to name a checkpoint, with the usable ones the server lists."""
+    try:
+        names = [c.name for c in await session.stories.admin.checkpoints() if c.valid]
+    except CampfireError:
+        names = []
+    if not names:
+        return (
+            "Name a checkpoint: /checkpoint use name:NAME (or name:default); see /checkpoint list."
+        )
+    return (
+        f"Name a checkpoint: /checkpoint use name:{names[0]} (or name:default). "
+        f"The server has: {', '.join(names)}."
+    )
+
+
 async def settings(session: PlaySession, command: ParsedCommand) -> None:
     options = command.options
     length = whole_number(options.get("length"), "length")
     temperature = number(options.get("temperature"), "temperature")
-    cooldown = number(options.get("cooldown"), "cooldown")
-    if any(v is not None for v in (length, temperature, cooldown)):
+    if command.text:
+        given = command.text.split()[0]
+        first = "Play mode has no cooldown" if given.startswith("cooldown") else f"No {given!r}"
+        raise UsageError(f"{first}: /settings takes length:N, temperature:T, scope:S.")
+    if length is not None or temperature is not None:
         await session.stories.admin.update_settings(
             session.key,
             scope_of(options.get("scope")),
             max_new_tokens=length,
             temperature=temperature,
-            cooldown_seconds=cooldown,
         )
     now = await session.stories.settings_for(session.key)
     session.out(
         f"length {now.max_new_tokens} tokens, temperature {now.temperature:g}, "
-        f"cooldown {now.cooldown_seconds:g} s, checkpoint {now.checkpoint or 'server default'}"
+        f"checkpoint {now.checkpoint or 'server default'}"
     )
 
 
@@ -339,14 +395,25 @@ COMMANDS: dict[str, PlayCommand] = {
         ),
         PlayCommand(
             "settings",
-            "[length:N] [temperature:T] [cooldown:S] [scope:server|channel]",
+            "[length:N] [temperature:T] [scope:server|channel]",
             "show or change the model settings",
             settings,
-            ("length", "temperature", "cooldown", "scope"),
+            ("length", "temperature", "scope"),
         ),
         PlayCommand("help", "", "this list", show_help),
     )
 }
+
+
+def unknown_command(name: str) -> str:
+    """The answer to a command that does not exist, with the nearest one that does."""
+    close = difflib.get_close_matches(name, [*COMMANDS, "quit"], n=1)
+    hint = f" Did you mean /{close[0]}?" if close else ""
+    return f"Unknown command /{name}.{hint} Type /help for the list."
+
+
+def _prompts(count: int) -> str:
+    return "prompt" if count == 1 else "prompts"
 
 
 def help_text() -> str:

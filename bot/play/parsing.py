@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from bot.store import Scope
 
 YES = ("yes", "true", "1", "y", "on")
+# Options whose value is the command's main text, which may follow after a space.
+FREE_TEXT = ("text", "prompt", "title", "topic")
 _OPTION = re.compile(r'(\w+):(?:"([^"]*)"|(\S*))\s*')
 
 
@@ -47,8 +49,17 @@ def parse_command(line: str, known_options: Iterable[str] = ()) -> ParsedCommand
         if not match or match.group(1) not in known:
             break
         value = match.group(2) if match.group(2) is not None else match.group(3)
-        options[match.group(1)] = value
-        rest = rest[match.end() :]
+        option, after = match.group(1), rest[match.end() :]
+        if not value and match.group(2) is None and after:  # `genre: horror`
+            if option in FREE_TEXT:  # `/write text: The door creaked.` means what it says
+                rest = after
+                break
+            raise UsageError(
+                f"There's a space after {option}: — write {option}:{after.split()[0]} "
+                "with no space after the colon."
+            )
+        options[option] = value
+        rest = after
     return ParsedCommand(name, options, rest.strip())
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from bot.group.verbatim import notice_for
-from bot.play.commands import COMMANDS
+from bot.play.commands import COMMANDS, unknown_command
 from bot.play.parsing import ParsedCommand, UsageError, parse_command
+from bot.play.render import terminal_text
 from bot.services import Services
 from bot.store import SavedPrompt, Turn
 from bot.story import Author, OnText, Passage, StoryError, StoryKey, StoryService, user_message
@@ -18,6 +20,8 @@ from core.errors import CampfireError
 
 # The terminal's one story lives here in the SQLite file (no Discord guild or channel is 0).
 TERMINAL = StoryKey(guild_id=0, channel_id=0)
+
+StoryState = tuple[int, int]  # the active story's id and its latest passage's (0: none)
 
 
 def _write_stdout(text: str) -> None:
@@ -41,12 +45,16 @@ class PlaySession:
         self.services = services
         self.stories: StoryService = services.stories
         self.author = author or Author(0, getpass.getuser() or "you")
-        self.out = out
+        self._print = out
         self.write = write or _write_stdout
         self.key = key
-        self.export_dir = export_dir or Path.cwd()
+        self.export_dir = export_dir or Path.cwd() / "exports"
         self.last_prompts: list[SavedPrompt] = []
         self.confirm_reset: int | None = None
+
+    def out(self, message: str) -> None:
+        """Print a message in the terminal's wording (see bot.play.render)."""
+        self._print(terminal_text(message, {self.author.id: self.author.name}))
 
     async def handle(self, line: str) -> bool:
         line = line.strip()
@@ -69,17 +77,35 @@ class PlaySession:
         # A group (`/lore`) answers for its unknown subcommands with its usage.
         command = COMMANDS.get(name) or COMMANDS.get(name.split()[0])
         if command is None:
-            raise UsageError(f"Unknown command /{name}. Type /help for the list.")
+            raise UsageError(unknown_command(name))
         parsed: ParsedCommand = parse_command(line, command.options)
         await command.run(self, parsed)
 
-    async def _guarded(self, work: Awaitable[None]) -> None:
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        before: StoryState | None = None
         try:
+            before = await self._story_state()
             await work
         except UsageError as error:
             self.out(str(error))
         except CampfireError as error:  # refusals of the story service, model errors
             self.out(user_message(error))
+        except asyncio.CancelledError:  # Ctrl-C: it ends this command, not the session
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            work.close()  # when it had not started yet
+            if before is None or await self._story_state() == before:
+                self.out("Cancelled; the story is as it was.")
+            else:
+                self.out("Cancelled too late: the command had finished (see /story show).")
+
+    async def _story_state(self) -> StoryState:
+        """The active story and its latest passage: what a command that went through changed."""
+        store = self.services.store
+        story = await store.active_story(self.key.guild_id, self.key.channel_id)
+        last = await store.last_turn(story.id) if story else None
+        return (story.id, last.id if last else 0) if story else (0, 0)
 
     async def generate(self, make: Callable[[OnText], Awaitable[Passage]]) -> None:
         """Run a model command, printing the text as it streams in."""
@@ -91,13 +117,15 @@ class PlaySession:
             self.write(shown[printed:])
             printed = len(shown)
 
-        passage = await make(on_text)
-        if printed:
-            self.write("\n")
+        try:
+            passage = await make(on_text)
+        finally:
+            if printed:
+                self.write("\n")
         if not printed:
-            self.out(passage.turn.text)
+            self._print(passage.turn.text)
         self.out(
-            f"-- passage {passage.turn.position} by Campfire, checkpoint "
+            f"-- passage {await self.number(passage.turn)} by Campfire, checkpoint "
             f"{passage.turn.checkpoint}. /regenerate /continue /keep /undo"
         )
         for notice in (passage.notice, notice_for(passage.copied_from_training)):
@@ -105,6 +133,11 @@ class PlaySession:
                 self.out(notice)
         if passage.put_aside is not None:
             self.out(passage.put_aside.notice())
+
+    async def number(self, turn: Turn) -> int:
+        """A passage's number in the story as it reads now: undone passages leave no gap."""
+        shown = await self.services.store.turns(turn.story_id)
+        return 1 + sum((t.position, t.id) < (turn.position, turn.id) for t in shown)
 
     async def last_turn(self) -> Turn:
         """The passage the buttons act on: the story's latest."""
@@ -120,18 +153,14 @@ class PlaySession:
         self.out(f"Reset “{story.title or 'Untitled story'}”. The next command starts a new one.")
 
 
-async def terminal_lines(prompt: str = "campfire> ") -> AsyncIterator[str]:
-    """Lines typed in the terminal until Ctrl-D."""
-    while True:
-        try:
-            yield await asyncio.to_thread(input, prompt)
-        except EOFError:
-            return
+WELCOME = "Campfire play mode. Type /help for the commands, /quit or Ctrl-C to leave."
+BYE = "Bye."
 
 
 async def run_repl(session: PlaySession, lines: AsyncIterator[str]) -> None:
-    session.out("Campfire play mode. Type /help for the commands, /quit to leave.")
+    """Run scripted lines (the terminal itself is bot.play.terminal)."""
+    session.out(WELCOME)
     async for line in lines:
         if not await session.handle(line):
             break
-    session.out("Bye.")
+    session.out(BYE)

@@ -70,6 +70,12 @@ class Recap:
             counts[name] = counts.get(name, 0) + 1
         return counts
 
+    @property
+    def people(self) -> list[str]:
+        """Who takes part: those who joined, then whoever wrote a passage or asked for one."""
+        names = [p.name for p in self.participants] + [t.author_name for t in self.turns]
+        return list(dict.fromkeys(names))
+
 
 class Books:
     def __init__(self, parts: StoryParts) -> None:
@@ -276,12 +282,11 @@ def render_recap(recap: Recap) -> str:
     """/story show: title, prompt and writers, the story's settings, then every passage."""
     story = recap.story
     who = ", ".join(f"{name} ({n})" for name, n in recap.authors.items()) or "nobody yet"
-    checkpoints = sorted({t.checkpoint for t in recap.turns if t.checkpoint})
     lines = [f"**{story.title or 'Untitled story'}**"]
     if story.prompt:
         lines.append(f"Prompt: {story.prompt}")
-    lines.append(f"{len(recap.turns)} passages · written by {who}")
-    lines.append(f"Checkpoint: {', '.join(checkpoints) or 'none yet'}")
+    lines.append(f"{passages(len(recap.turns))} · written by {who}")
+    lines.append(f"Checkpoint: {_checkpoint_line(recap)}")
     lines += _settings_lines(recap)
     lines += _manuscript_lines(recap)
     for index, turn in enumerate(recap.turns, 1):
@@ -290,12 +295,25 @@ def render_recap(recap: Recap) -> str:
     return "\n".join(lines)
 
 
+def passages(count: int) -> str:
+    """ "1 passage", "3 passages"."""
+    return f"{count} passage" if count == 1 else f"{count} passages"
+
+
+def _checkpoint_line(recap: Recap) -> str:
+    """The checkpoint in use, and the ones that wrote the passages when they differ."""
+    used = sorted({t.checkpoint for t in recap.turns if t.checkpoint})
+    now = recap.checkpoint or "the server default"
+    if not used or used == [recap.checkpoint]:
+        return now
+    return f"{now} (the passages so far: {', '.join(used)})"
+
+
 def _settings_lines(recap: Recap) -> list[str]:
     extras = recap.extras
     lines = [
         f"**Mode:** {extras.rules.describe()}",
-        f"**Checkpoint in use:** {recap.checkpoint or 'the server default'}",
-        f"**Participants:** {', '.join(p.name for p in recap.participants) or 'nobody yet'}",
+        f"**Participants:** {', '.join(recap.people) or 'nobody yet'}",
         f"**Memory:** {extras.memory or 'none (set it with /story memory)'}",
         f"**Author's note:** {extras.authors_note or 'none (set it with /story note)'}",
     ]

@@ -45,12 +45,12 @@ async def test_memory_note_and_lore_reach_the_model(
     await session.handle("/story note clear")
     assert "Author's note cleared." in screen.text
     await session.handle("/story show")
-    assert "**Lore:** Lamp (lamp, light)" in screen.text
+    assert "\nLore: Lamp (lamp, light)" in screen.text
 
 
 async def test_refusals_are_printed_not_raised(session: PlaySession, screen: Screen) -> None:
     await session.handle("/lore add name:Lamp keywords:lamp text")
-    assert "There's no story in this channel yet" in screen.text
+    assert "There's no story here yet" in screen.text
     await session.handle("/write Start.")
     await session.handle("/lore add name:Lamp keywords:, ;")
     assert "at least one keyword" in screen.text

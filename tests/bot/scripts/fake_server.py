@@ -26,6 +26,7 @@ def main() -> None:
             file.write(event + "\n")
 
     log(f"started {args.host}:{args.port} log-level {args.log_level}")
+    print("Loading weights: 100%|##########| 2/2", file=sys.stderr, flush=True)  # as transformers
     if args.fail:
         log("failing")
         sys.exit(3)
