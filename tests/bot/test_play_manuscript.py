@@ -25,7 +25,7 @@ async def test_goal_chapters_and_the_manuscript_from_the_terminal(
     session: PlaySession, screen: Screen, tmp_path: Path
 ) -> None:
     await session.handle("/story goal words:100")
-    assert "There's no story in this channel yet" in screen.text
+    assert "There's no story here yet" in screen.text
     await session.handle("/write The lamp went dark.")
     await session.handle("/keep")
     await session.handle("/story goal words:100")
