@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.controls import Task
+from core.passages import sentence_ends, shape_answer
 from model_server.engine.base import RequestHandle, RowFinished, TextDelta
 from model_server.registry import Resident
 
@@ -43,6 +44,13 @@ class GenerationRun:
         metrics = self.service.metrics
         metrics.request_latency.labels(self.route).observe(time.monotonic() - self.started)
 
+    def steady_stream(self) -> SteadyStream | None:
+        """A stream shaper for one answer, when answers are shaped; None: stream raw tokens."""
+        if self.shape_for is None:
+            return None
+        labelled = not self.prefix
+        return SteadyStream(self.shape_for, labelled, raw=self.prefix, shown=self.prefix)
+
     def note_text(self) -> None:
         if self.first_token is None:
             self.first_token = time.monotonic()
@@ -75,3 +83,35 @@ class GenerationRun:
         finally:
             for task in tasks:
                 task.cancel()
+
+
+@dataclass
+class SteadyStream:
+    """The part of one streamed answer that shaping can no longer take back.
+
+    A shaped answer loses its unfinished sentence (a poem its unfinished line, a prompt what
+    follows its second sentence), so streaming the raw tokens would show words the story never
+    keeps. This streams the shaped text of what has come so far instead, as it grows."""
+
+    task: Task
+    labelled: bool
+    raw: str = ""
+    shown: str = ""
+
+    def add(self, delta: str) -> str:
+        """The text that may be shown now, beyond what was shown already."""
+        self.raw += delta
+        if not sentence_ends(self.raw) and "\n" not in self.raw.strip():
+            return ""  # a label or a first sentence still forming: nothing is settled yet
+        steady = shape_answer(self.task, self.raw, cut_by_length=True, labelled=self.labelled)
+        return self._grow_to(steady)
+
+    def finish(self, final: str) -> str:
+        """What is left to show of the final shaped answer."""
+        return self._grow_to(final)
+
+    def _grow_to(self, text: str) -> str:
+        if len(text) <= len(self.shown) or not text.startswith(self.shown):
+            return ""  # shaping took back what was shown: the final answer says what counts
+        grown, self.shown = text[len(self.shown) :], text
+        return grown

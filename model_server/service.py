@@ -38,7 +38,7 @@ from model_server.engine.base import (
     TextDelta,
 )
 from model_server.errors import ApiError
-from model_server.generation_run import GenerationRun
+from model_server.generation_run import GenerationRun, SteadyStream
 from model_server.metrics import ServerMetrics
 from model_server.registry import (
     CheckpointRegistry,
@@ -233,16 +233,26 @@ class GenerationService:
     async def stream_generate(self, run: GenerationRun) -> AsyncIterator[tuple[str, Any]]:
         """('token', StreamChunk) ... then ('done', GenerateResponse); closes the run."""
         try:
-            started: set[int] = set()
+            streams: dict[int, SteadyStream | None] = {}
             async for _, event in run.events():
-                if event.index not in started and run.prefix:
-                    started.add(event.index)
-                    yield "token", StreamChunk(index=event.index, text=run.prefix)
+                if event.index not in streams:
+                    streams[event.index] = run.steady_stream()
+                    if run.prefix:
+                        yield "token", StreamChunk(index=event.index, text=run.prefix)
                 if isinstance(event, TextDelta):
                     run.note_text()
-                    yield "token", StreamChunk(index=event.index, text=event.text)
+                    stream = streams[event.index]
+                    shown = stream.add(event.text) if stream else event.text
+                    if shown:
+                        yield "token", StreamChunk(index=event.index, text=shown)
             rows = [run.handles[0].finished[i] for i in sorted(run.handles[0].finished)]
-            yield "done", self._generate_response(run, rows)
+            response = self._generate_response(run, rows)
+            for candidate in response.candidates:
+                stream = streams.get(candidate.index)
+                rest = stream.finish(candidate.text) if stream else ""
+                if rest:
+                    yield "token", StreamChunk(index=candidate.index, text=rest)
+            yield "done", response
         finally:
             run.close()
 

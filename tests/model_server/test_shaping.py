@@ -6,6 +6,7 @@ import httpx
 
 from core.passages import ends_mid_sentence, sentence_ends
 from core.protocol import GenerateResponse
+from tests.model_server.test_api import read_sse
 
 CONTINUE = {"task": "continue", "genre": "horror", "context": "The night was dark. A ship came."}
 
@@ -49,3 +50,21 @@ async def test_an_overlong_note_is_refused_with_its_field(client: httpx.AsyncCli
     response = await client.post("/v1/generate", json=body)
     assert response.status_code == 422
     assert "note" in response.text
+
+
+async def test_a_shaped_stream_shows_only_what_the_story_keeps(client: httpx.AsyncClient):
+    """Streamed with complete_sentences, the tokens add up to the final passage: a reader never
+    watches words appear that the story then drops."""
+    cut_somewhere = False
+    for seed in range(8):
+        body = {**CONTINUE, "max_new_tokens": 14, "seed": seed, "stream": True}
+        async with client.stream("POST", "/v1/generate", json=body) as response:
+            raw = "".join(p["text"] for name, p in await read_sse(response) if name == "token")
+        body["complete_sentences"] = True
+        async with client.stream("POST", "/v1/generate", json=body) as response:
+            events = await read_sse(response)
+        streamed = "".join(p["text"] for name, p in events if name == "token")
+        final = GenerateResponse.model_validate(events[-1][1]).candidates[0].text
+        assert streamed == final
+        cut_somewhere |= streamed != raw
+    assert cut_somewhere, "some raw stream had a tail that shaping trimmed"

@@ -1,0 +1,45 @@
+"""What a shaped stream shows as the tokens come: only text the final passage keeps."""
+
+from __future__ import annotations
+
+from core.controls import Task
+from model_server.generation_run import SteadyStream
+
+
+def shown(stream: SteadyStream, *deltas: str) -> list[str]:
+    return [stream.add(delta) for delta in deltas]
+
+
+def test_a_story_shows_whole_sentences_and_never_its_unfinished_tail():
+    stream = SteadyStream(Task.CONTINUE, labelled=True)
+    assert shown(stream, "The dog ran", " home. She", " looked back. And then") == [
+        "",
+        "The dog ran home.",
+        " She looked back.",
+    ]
+    assert stream.finish("The dog ran home. She looked back.") == ""
+
+
+def test_a_label_is_never_shown():
+    stream = SteadyStream(Task.CONTINUE, labelled=True)
+    assert "".join(shown(stream, "The story so far:", "\nMara climbed.", " She")) == "Mara climbed."
+
+
+def test_a_poem_shows_whole_lines():
+    stream = SteadyStream(Task.POEM, labelled=True)
+    assert shown(stream, "Roses are red\nViolets", " are blue\nSugar") == [
+        "Roses are red",
+        "\nViolets are blue",
+    ]
+    assert stream.finish("Roses are red\nViolets are blue\nSugar is sweet") == "\nSugar is sweet"
+
+
+def test_a_prompt_stops_after_its_second_sentence():
+    stream = SteadyStream(Task.PROMPT, labelled=True)
+    text = "".join(shown(stream, "A dragon wakes. ", "It is hungry. ", "Then it eats. More"))
+    assert text == "A dragon wakes. It is hungry."
+
+
+def test_a_caller_prefix_counts_as_shown():
+    stream = SteadyStream(Task.CONTINUE, labelled=False, raw="She said", shown="She said")
+    assert shown(stream, " no. Then", " she left.") == [" no.", " Then she left."]
