@@ -86,8 +86,8 @@ class GenerationService:
         if max_new_tokens > cap:
             raise ApiError(
                 422,
-                f"{field_tokens} is {max_new_tokens}; this server allows at most {cap} "
-                "(the CAMPFIRE_MAX_NEW_TOKENS setting raises it)",
+                f"{field_tokens} is {max_new_tokens}; it is at most {cap} on this server: ask "
+                "for fewer, or raise CAMPFIRE_MAX_NEW_TOKENS on the server to allow more",
                 field=field_tokens,
             )
         most = min(self.settings.max_n, self.settings.max_batch_size)

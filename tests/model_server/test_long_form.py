@@ -1,4 +1,5 @@
-"""Long-form answers over HTTP: past the model's window the prompt's header stays."""
+"""Long-form answers over HTTP: past the model's window the prompt's header stays; a length
+above the server's cap is refused with the setting that raises it."""
 
 from __future__ import annotations
 
@@ -70,3 +71,25 @@ async def test_a_long_answer_keeps_the_prompts_header_as_it_slides(
     pinned = tuple(header_ids[: manifest.context_window // 4])
     assert len(slides) >= 2
     assert all(context[: len(pinned)] == pinned for context in slides)
+
+
+async def test_a_length_above_the_cap_names_the_setting_that_raises_it(tiny_checkpoints: Path):
+    settings = tiny_settings(tiny_checkpoints, max_new_tokens=400)
+    chat = {"model": "tiny-chat", "messages": [{"role": "user", "content": "Hi"}]}
+    asks = [
+        ("/v1/generate", {"task": "prompt", "max_new_tokens": 500}, "max_new_tokens"),
+        ("/v1/completions", {"prompt": "Once", "max_tokens": 500}, "max_tokens"),
+        ("/v1/chat/completions", {**chat, "max_tokens": 500}, "max_tokens"),
+        ("/v1/chat/completions", {**chat, "max_completion_tokens": 500}, "max_completion_tokens"),
+    ]
+    async with serve_app(settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+        for route, body, field in asks:
+            response = await http.post(route, json=body)
+            assert response.status_code == 422, (route, response.text)
+            error = response.json()["error"]
+            assert error["field"] == field
+            message = error["message"]
+            assert message.startswith(f"{field} is 500") and "at most 400" in message, message
+            assert "raise CAMPFIRE_MAX_NEW_TOKENS" in message, message
+        ok = await http.post("/v1/generate", json={"task": "prompt", "max_new_tokens": 400})
+        assert ok.status_code == 200, ok.text
