@@ -119,6 +119,9 @@ class EngineConfig:
     slide_header_share: float = HEADER_SHARE
     # KV of recent prompts and answers kept for reuse (LRU, per engine); 0 turns it off.
     prefix_cache_bytes: int = 256 * 2**20
+    # Free positions the batch's KV cache keeps after its tokens, so a decode step writes in
+    # place; 0 copies the whole cache at every step (transformers' DynamicCache).
+    kv_room: int = 128
 
 
 @dataclass

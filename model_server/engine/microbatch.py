@@ -75,7 +75,7 @@ class MicroBatchEngine(Engine):
         self._hooks = hooks or EngineHooks()
         device = next(model.parameters()).device
         self._vocab = Vocabulary(model, tokenizer, config.end_marker, device)
-        self._runner = BatchModel(model, self._vocab.pad_id)
+        self._runner = BatchModel(model, self._vocab.pad_id, config.kv_room)
         self._device = device
         self._waiting: deque[RequestHandle] = deque()
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
