@@ -23,6 +23,7 @@ from core.prompt_format import (
     INSTRUCTION_PLACEHOLDER,
     PromptStyle,
     render_example,
+    render_header,
     render_prompt,
 )
 
@@ -117,6 +118,26 @@ class CheckpointManifest(BaseModel):
             control,
             context,
             prefix,
+            style=self.prompt_style,
+            template=self.instruction_template or CHATML_TEMPLATE,
+            background=background,
+            note=note,
+        )
+
+    def render_header(
+        self,
+        task: Task,
+        control: Control | None = None,
+        context: str = "",
+        *,
+        background: str = "",
+        note: str = "",
+    ) -> str:
+        """The start of render_prompt's text that stays when a long answer slides the window."""
+        return render_header(
+            task,
+            control,
+            context,
             style=self.prompt_style,
             template=self.instruction_template or CHATML_TEMPLATE,
             background=background,

@@ -220,9 +220,38 @@ def render_prompt(
     prefix: the first words of the answer, forced like gpt-2-simple's prefix.
     background: memory and lore the model should use; note: the author's note (a short steer).
     """
+    header, text = _prompt_parts(task, control, context, style, template, background, note)
+    return header + text + neutralise(prefix).lstrip().rstrip(" ")
+
+
+def render_header(
+    task: Task,
+    control: Control | None = None,
+    context: str = "",
+    *,
+    style: PromptStyle = PromptStyle.CONTROL_TOKENS,
+    template: str = CHATML_TEMPLATE,
+    background: str = "",
+    note: str = "",
+) -> str:
+    """The start of render_prompt's text that a long answer keeps when it outgrows the model's
+    window: the control tokens (or the instruction) and the writing prompt, title or background.
+    A continuation's story so far is not part of it: that is text the answer slides past."""
+    return _prompt_parts(task, control, context, style, template, background, note)[0]
+
+
+def _prompt_parts(
+    task: Task,
+    control: Control | None,
+    context: str,
+    style: PromptStyle,
+    template: str,
+    background: str,
+    note: str,
+) -> tuple[str, str]:
+    """(header, the text between the header and the prefix) of a prompt."""
     check_control(task, control)
     context = neutralise(context).strip()
-    prefix = neutralise(prefix).lstrip().rstrip(" ")
     background = neutralise(background).strip()
     note = " ".join(neutralise(note).split())
     if style is PromptStyle.INSTRUCTION:
@@ -230,18 +259,26 @@ def render_prompt(
             raise ValueError(f"instruction template lacks the {INSTRUCTION_PLACEHOLDER} slot")
         ask = instruction_text(task, control, context, background, note)
         # str.replace, not str.format: the user's text may hold braces.
-        return (
-            template.replace(INSTRUCTION_PLACEHOLDER, ask)
-            + assistant_prefill(task, context)
-            + prefix
-        )
+        return template.replace(INSTRUCTION_PLACEHOLDER, ask), assistant_prefill(task, context)
+    story = with_note(context, note) if task is Task.CONTINUE else ""
     if style is PromptStyle.PLAIN:
-        return plain_text(task, control, context, background, note) + prefix
+        text = plain_text(task, control, context, background, note)
+        return _split_before(text, story + PARAGRAPH if story else "")
     if task is Task.CONTINUE:
-        context = PARAGRAPH.join(b for b in (background, with_note(context, note)) if b)
+        context = PARAGRAPH.join(b for b in (background, story) if b)
     context_header, target_header = _section_headers(task, context)
-    control_token = control.token if control is not None else ""
-    return START_MARKER + task.token + control_token + context_header + target_header + prefix
+    lead = START_MARKER + task.token + (control.token if control is not None else "")
+    text = lead + context_header + target_header
+    head, rest = _split_before(text, story + "\n" + target_header if story else "")
+    if head.endswith(" "):  # a BPE tokenizer glues a space to the next word: no clean cut there
+        head, rest = lead, text[len(lead) :]
+    return head, rest
+
+
+def _split_before(text: str, tail: str) -> tuple[str, str]:
+    """text cut where its tail begins (tail "" leaves it whole)."""
+    assert text.endswith(tail), "the story so far ends the prompt"
+    return text[: len(text) - len(tail)], tail
 
 
 def chat_messages(

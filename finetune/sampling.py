@@ -4,8 +4,10 @@ The prompt is rendered through the checkpoint manifest's own render_prompt (the 
 model was trained on), or given raw with `--prompt`; generation stops at the end marker, and the
 samples come back without any control token or marker, cut at the first stop string (`--stop`,
 gpt-2-simple's truncate), with or without the forced prefix. A length past the model's window
-slides it as the server does: the prompt (control tokens, context and prefix) stays, and the most
-recent generated tokens fill the window up to three quarters; generation goes on from there.
+slides it as the server does (core.window): the prompt's header (control tokens and writing
+prompt, up to a quarter of the window) stays, and the most recent tokens fill the window up to
+three quarters; generation goes on from there. A raw `--prompt` has no header: only the most
+recent tokens stay.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from core.controls import Control, Emotion, Genre, Task
 from core.errors import UnknownChoiceError
 from core.manifest import CheckpointManifest
 from core.prompt_format import neutralise
+from core.window import header_length, pinned_length, slide
 from finetune.checkpoint import LoadedCheckpoint, load_checkpoint
 from finetune.errors import TrainingError
-
-KEEP_SHARE = 0.75  # of the window, kept when it slides (prompt + most recent tokens)
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,18 @@ def _check(request: SampleRequest) -> None:
         raise TrainingError("--repetition-penalty must be above 0 (1.0 is off)")
 
 
-def render(loaded: LoadedCheckpoint, request: SampleRequest) -> str:
+def render(loaded: LoadedCheckpoint, request: SampleRequest) -> tuple[str, str]:
+    """(the prompt, its header: what stays when a long sample slides the window)."""
     if request.raw_prompt is not None:
-        return request.raw_prompt
+        return request.raw_prompt, ""
     manifest = loaded.manifest
     task = resolve_task(manifest, request)
     try:
         manifest.check_supports(task, request.control)
     except UnknownChoiceError as exc:
         raise TrainingError(str(exc)) from None
-    return manifest.render_prompt(task, request.control, request.context, request.prefix)
+    prompt = manifest.render_prompt(task, request.control, request.context, request.prefix)
+    return prompt, manifest.render_header(task, request.control, request.context)
 
 
 def generate_samples(
@@ -82,8 +85,8 @@ def generate_samples(
     import torch
 
     _check(request)
-    tokenizer = loaded.tokenizer
-    ids: list[int] = tokenizer(render(loaded, request), add_special_tokens=False)["input_ids"]
+    prompt, header = render(loaded, request)
+    ids, header_ids = (_tokens(loaded, text) for text in (prompt, header))
     window = loaded.manifest.context_window
     if request.seed is not None:
         torch.manual_seed(request.seed)
@@ -91,17 +94,22 @@ def generate_samples(
         if len(ids) + request.max_new_tokens <= window:
             rows = _generate(loaded, request, ids, request.max_new_tokens, request.n, bar)
         else:
-            _check_slides(ids, window)
-            rows = [_generate_sliding(loaded, request, ids, window, bar) for _ in range(request.n)]
+            _check_fits(ids, window)
+            pinned = pinned_length(header_length(ids, header_ids), window)
+            rows = [_generate_sliding(loaded, request, ids, pinned, bar) for _ in range(request.n)]
     return [_finish(loaded, request, row) for row in rows]
 
 
-def _check_slides(ids: list[int], window: int) -> None:
-    if len(ids) > window // 2:
+def _tokens(loaded: LoadedCheckpoint, text: str) -> list[int]:
+    ids: list[int] = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    return ids
+
+
+def _check_fits(ids: list[int], window: int) -> None:
+    if len(ids) >= window:
         raise TrainingError(
-            f"the prompt is {len(ids)} tokens; to sample past the model's window ({window} "
-            f"tokens) it must fit in half of it ({window // 2}): shorten --context or --prompt, "
-            "or ask for fewer --max-new-tokens"
+            f"the prompt is {len(ids)} tokens; the model reads at most {window - 1} (its window "
+            f"is {window}): shorten --context or --prompt"
         )
 
 
@@ -132,14 +140,16 @@ def _generate(
 
 
 def _generate_sliding(
-    loaded: LoadedCheckpoint, request: SampleRequest, ids: list[int], window: int, bar: Any
+    loaded: LoadedCheckpoint, request: SampleRequest, ids: list[int], pinned: int, bar: Any
 ) -> list[int]:
-    """One sample longer than the window: the prompt stays, the oldest generated tokens go."""
+    """One sample longer than the window: whenever the window is full it slides as the server's
+    does, keeping the prompt's first `pinned` tokens (its header) and the most recent ones."""
     end_id = loaded.tokenizer.convert_tokens_to_ids(loaded.manifest.end_marker)
-    keep_generated = int(window * KEEP_SHARE) - len(ids)
+    window = loaded.manifest.context_window
     generated: list[int] = []
     while len(generated) < request.max_new_tokens:
-        context = ids + generated[-keep_generated:] if generated else ids
+        tokens = ids + generated
+        context = tokens if len(tokens) < window else slide(tokens, window, pinned)
         length = min(window - len(context), request.max_new_tokens - len(generated))
         [new] = _generate(loaded, request, context, length, 1, bar)
         generated += new

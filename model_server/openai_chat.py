@@ -101,6 +101,9 @@ class ChatCompletions:
         except ApiError as exc:
             if exc.field == "prompt":  # the rendered prompt is the messages
                 exc.field = "messages"
+            elif exc.field == "max_tokens" and request.max_completion_tokens is not None:
+                exc.field = "max_completion_tokens"  # the name the caller used
+                exc.message = exc.message.replace("max_tokens", exc.field, 1)
             raise
         finally:
             service.registry.release(resident)

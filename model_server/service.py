@@ -29,6 +29,7 @@ from core.protocol import (
     TokenizeRequest,
     TokenizeResponse,
 )
+from core.window import header_length
 from model_server.engine.base import (
     EngineClosedError,
     EngineRequest,
@@ -85,8 +86,8 @@ class GenerationService:
         if max_new_tokens > cap:
             raise ApiError(
                 422,
-                f"{field_tokens} is {max_new_tokens}; this server allows at most {cap} "
-                "(the CAMPFIRE_MAX_NEW_TOKENS setting raises it)",
+                f"{field_tokens} is {max_new_tokens}; it is at most {cap} on this server: ask "
+                "for fewer, or raise CAMPFIRE_MAX_NEW_TOKENS on the server to allow more",
                 field=field_tokens,
             )
         most = min(self.settings.max_n, self.settings.max_batch_size)
@@ -110,6 +111,13 @@ class GenerationService:
     def _tokenize(self, resident: Resident, text: str) -> list[int]:
         ids: list[int] = resident.weights.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids
+
+    def _tokenize_prompt(
+        self, resident: Resident, prompt: str, header: str
+    ) -> tuple[list[int], int]:
+        """The prompt's ids, and how many of them are its header (they stay when it slides)."""
+        ids = self._tokenize(resident, prompt)
+        return ids, header_length(ids, self._tokenize(resident, header))
 
     def _check_prompt_fits(self, resident: Resident, ids: list[int], field_name: str) -> None:
         window = resident.manifest.context_window
@@ -164,19 +172,20 @@ class GenerationService:
                 raise ApiError(422, str(exc), field=culprit) from None
             clean = resident.user_text.clean
             prefix = clean(request.prefix).lstrip().rstrip(" ")
+            task, control, context = request.task, request.control, clean(request.context)
+            background, note = clean(request.background), clean(request.note)
             prompt = manifest.render_prompt(
-                request.task,
-                request.control,
-                clean(request.context),
-                prefix,
-                background=clean(request.background),
-                note=clean(request.note),
+                task, control, context, prefix, background=background, note=note
             )
-            ids = await asyncio.to_thread(self._tokenize, resident, prompt)
+            header = manifest.render_header(
+                task, control, context, background=background, note=note
+            )
+            ids, pinned = await asyncio.to_thread(self._tokenize_prompt, resident, prompt, header)
             self._check_prompt_fits(resident, ids, "context")
             check_logit_bias(resident, request.logit_bias)
             params = row_params(request, request.max_new_tokens, request.stop)
-            handle = self._submit(resident, EngineRequest(tuple(ids), params, request.n))
+            engine_request = EngineRequest(tuple(ids), params, request.n, pinned=pinned)
+            handle = self._submit(resident, engine_request)
         except BaseException:
             self.registry.release(resident)
             raise

@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import CampfireError
+from core.window import HEADER_SHARE, KEEP_SHARE
 
 FinishReason = Literal["end", "stop", "length", "aborted", "error"]
 
@@ -66,6 +67,9 @@ class EngineRequest:
     prompt_ids: tuple[int, ...]
     params: RowParams
     n: int = 1
+    # The prompt's first tokens that stay when a row outgrows the window (its header: control
+    # tokens and writing prompt); the engine caps them at a share of the window.
+    pinned: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,15 @@ class EngineConfig:
     batch_wait_ms: float = 5.0
     max_batch_size: int = 16
     max_queue: int = 64
-    # A row that outgrows the window keeps this fraction of it and continues.
-    slide_keep: float = 0.75
+    # A row that outgrows the window keeps this fraction of it and continues: its prompt's header
+    # (at most slide_header_share of the window), then its most recent tokens.
+    slide_keep: float = KEEP_SHARE
+    slide_header_share: float = HEADER_SHARE
     # KV of recent prompts and answers kept for reuse (LRU, per engine); 0 turns it off.
     prefix_cache_bytes: int = 256 * 2**20
+    # Free positions the batch's KV cache keeps after its tokens, so a decode step writes in
+    # place; 0 copies the whole cache at every step (transformers' DynamicCache).
+    kv_room: int = 128
 
 
 @dataclass
@@ -125,6 +134,7 @@ class EngineHooks:
     on_active_rows: Callable[[int], None] = lambda rows: None
     on_prefix_lookup: Callable[[int], None] = lambda reused_tokens: None  # 0: a miss
     on_prefix_cache_bytes: Callable[[int], None] = lambda size: None
+    on_window_slide: Callable[[Sequence[int]], None] = lambda context: None  # what a row kept
 
 
 class RequestHandle:

@@ -2,7 +2,9 @@
 
 Pure tensor operations, no threads and no knowledge of requests: the scheduler keeps its rows in
 the same order as the batch's rows. Rows are left-padded, so row i's cached tokens are the last
-mask[i].sum() columns; a row that joins later is padded on the left to the batch's width.
+mask[i].sum() columns; a row that joins later is padded on the left to the batch's width. The
+cache keeps free positions after its keys and values (RoomyLayer), so a decode step writes one
+position in place rather than copying the whole cache, as transformers' DynamicLayer does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from model_server.engine.prefix_cache import LayerKV, PrefixHit, plan_reuse, stack_hits
 
@@ -89,12 +92,71 @@ def drop_partial_step(batch: KVBatch) -> None:
         layer.values = layer.values[:, :, : batch.width, :]
 
 
+class RoomyLayer(DynamicLayer):
+    """A DynamicLayer whose keys and values are the start of a larger store: a decode step writes
+    its position into the free room; only when the room is used up, or when rows joined or left
+    (take/merge give the layer new tensors), is the cache copied into a new store."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+        self._stores: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        keys, key_store = _append(self.keys, self._stores[0], key_states, self.room)
+        values, value_store = _append(self.values, self._stores[1], value_states, self.room)
+        self.keys, self.values, self._stores = keys, values, (key_store, value_store)
+        return keys, values
+
+
+def _append(
+    used: torch.Tensor | None, store: torch.Tensor | None, new: torch.Tensor, room: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """used + new along the positions, as the start of store (a new store when used is not
+    the start of this one or it has no room left); returns (view, store)."""
+    if used is None or used.dim() != 4:  # a fresh layer holds an empty 1-d tensor
+        used = new[:, :, :0]
+    length = used.shape[-2]
+    end = length + new.shape[-2]
+    in_store = (
+        store is not None
+        and used.data_ptr() == store.data_ptr()
+        and used.shape[:2] == store.shape[:2]
+        and used.stride() == store.stride()
+        and end <= store.shape[-2]
+    )
+    if not in_store:
+        rows, heads, _, dim = new.shape
+        store = new.new_empty((rows, heads, end + room, dim))
+        if length:
+            store[:, :, :length] = used
+    assert store is not None
+    store[:, :, length:end] = new
+    return store[:, :, :end], store
+
+
+def new_cache(model_config: Any, room: int) -> Any:
+    """An empty cache for the model; with room > 0 its full-attention layers keep that many free
+    positions (sliding-window layers, as in Gemma 3, stay transformers' own)."""
+    cache = DynamicCache(config=model_config)
+    if room > 0:
+        cache.layers = [
+            RoomyLayer(room) if type(layer) is DynamicLayer else layer for layer in cache.layers
+        ]
+    return cache
+
+
 class BatchModel:
     """Runs the model over a KV batch: prefill new prompts, decode one token for every row."""
 
-    def __init__(self, model: Any, pad_id: int) -> None:
+    def __init__(self, model: Any, pad_id: int, room: int = 0) -> None:
         self.model = model
         self.pad_id = pad_id
+        self.room = room  # free positions the cache keeps (0: a copy of it every step)
         self.device = next(model.parameters()).device
         # Only the last position's logits are needed: [rows, prompt, vocab] would be gigabytes.
         accepts = inspect.signature(model.forward).parameters
@@ -119,20 +181,18 @@ class BatchModel:
         ids, mask = ids.to(self.device), mask.to(self.device)
         offsets = torch.tensor(reuse, device=self.device)[:, None]
         positions = (mask.cumsum(-1) - 1).clamp(min=0) + offsets
-        past: dict[str, Any] = {}
+        cache = new_cache(self.model.config, self.room)
         stacked = stack_hits(hits, reuse)
         if stacked is not None:
-            cache = DynamicCache(config=self.model.config)
             for index, (keys, values) in enumerate(stacked[0]):
                 cache.update(keys.to(self.device), values.to(self.device), index)
-            past["cache"] = cache
             mask = torch.cat([stacked[1].to(self.device), mask], dim=1)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
+            cache=cache,
             use_cache=True,
-            **past,
             **self._last_logits,
         )
         return KVBatch(out.cache, mask, mask.sum(-1)), out.logits[:, -1, :].float()

@@ -5,9 +5,10 @@ batch decodes joins it at the next step (its prompt is prefilled apart, then its
 left-padded and concatenated to the running one). Every row keeps its own sampling parameters and
 its own torch.Generator, so a seed gives the same text whatever else shares the batch. Rows that
 finish, are aborted or run out of tokens leave the batch (and the KV cache) at once. A row whose
-text outgrows the model's window slides: it keeps its most recent tokens, is prefilled again and
-continues. A prompt whose start is in the prefix cache (a recent prompt or finished answer, see
-prefix_cache) prefills only the rest.
+text outgrows the model's window slides: it keeps its prompt's header (control tokens and writing
+prompt, EngineRequest.pinned) and its most recent tokens, is prefilled again and continues. A
+prompt whose start is in the prefix cache (a recent prompt or finished answer, see prefix_cache)
+prefills only the rest.
 
 The scheduler owns the worker thread, the queue, admission, aborts, slides and out-of-memory
 splits; the tensors live in kv_batch (prefill, merge, select) and token choice in sampling.
@@ -16,15 +17,14 @@ splits; the tensors live in kv_batch (prefill, merge, select) and token choice i
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from core.window import slide
 from model_server.engine.base import (
     Engine,
     EngineClosedError,
@@ -37,20 +37,18 @@ from model_server.engine.base import (
     QueueFullError,
     RequestHandle,
     RowFinished,
-    RowParams,
     TextDelta,
 )
 from model_server.engine.kv_batch import (
     BatchModel,
-    KVBatch,
     drop_partial_step,
     merge,
     row_kv,
     take,
 )
 from model_server.engine.prefix_cache import PrefixMemory
-from model_server.engine.sampling import RowSampler, choose_tokens, row_seed
-from model_server.engine.text import TextTracker
+from model_server.engine.rows import Batch, Row, new_rows
+from model_server.engine.sampling import choose_tokens
 from model_server.engine.vocab import Vocabulary
 
 __all__ = ["EngineConfig", "EngineHooks", "MicroBatchEngine"]
@@ -60,33 +58,6 @@ log = logging.getLogger(__name__)
 
 # Times one row may take back a banned string before it simply ends before it.
 _MAX_REWINDS = 16
-
-
-@dataclass(eq=False)
-class _Row:
-    handle: RequestHandle
-    index: int
-    params: RowParams
-    sampler: RowSampler
-    context: list[int]  # the tokens the model attends to; the cache holds all but the last
-    tracker: TextTracker
-    generated: int = 0
-    rewinds: int = 0  # times a banned string was taken back
-    done: bool = False
-    fresh: bool = True  # context is exactly the request's prompt (rows of one request share it)
-    slid: bool = False  # the window slid: the context no longer starts where the prompt did
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (id(self.handle), self.index)
-
-
-@dataclass
-class _Batch:
-    """The running rows, in the same order as the rows of their KV batch."""
-
-    rows: list[_Row] = field(default_factory=list)
-    kv: KVBatch | None = None
 
 
 class MicroBatchEngine(Engine):
@@ -104,12 +75,12 @@ class MicroBatchEngine(Engine):
         self._hooks = hooks or EngineHooks()
         device = next(model.parameters()).device
         self._vocab = Vocabulary(model, tokenizer, config.end_marker, device)
-        self._runner = BatchModel(model, self._vocab.pad_id)
+        self._runner = BatchModel(model, self._vocab.pad_id, config.kv_room)
         self._device = device
         self._waiting: deque[RequestHandle] = deque()
         # Rows to prefill again before new requests: slid windows, halves of an OOM split.
-        self._readmit: deque[_Row] = deque()
-        self._batch = _Batch()
+        self._readmit: deque[Row] = deque()
+        self._batch = Batch()
         self._cond = threading.Condition()
         self._closed = False
         self.stats = EngineStats()
@@ -189,12 +160,12 @@ class MicroBatchEngine(Engine):
                     log.exception("generation failed")
                     in_batch = {id(r) for r in self._batch.rows}
                     failed = [*self._batch.rows, *(r for r in admitted if id(r) not in in_batch)]
-                    self._batch = _Batch()
+                    self._batch = Batch()
                     self._hooks.on_active_rows(0)
                     for row in failed:
                         self._finish(row, "error", f"generation failed: {type(exc).__name__}")
 
-    def _next_admissions(self) -> list[_Row] | None:
+    def _next_admissions(self) -> list[Row] | None:
         """Rows to add to the batch now (possibly none); None when the engine is closed."""
         with self._cond:
             while not (self._waiting or self._readmit or self._batch.rows or self._closed):
@@ -202,7 +173,7 @@ class MicroBatchEngine(Engine):
             if self._closed:
                 for row in [*self._batch.rows, *self._readmit]:
                     self._finish(row, "aborted", "the checkpoint was unloaded")
-                self._batch = _Batch()
+                self._batch = Batch()
                 return None
             if not self._batch.rows and not self._readmit and self._config.batch_wait_ms > 0:
                 # Idle engine: give companions a few milliseconds to arrive.
@@ -216,7 +187,7 @@ class MicroBatchEngine(Engine):
                         break
                     self._cond.wait(left)
             room = self._config.max_batch_size - len(self._batch.rows)
-            admitted: list[_Row] = []
+            admitted: list[Row] = []
             while self._readmit and room > 0:
                 admitted.append(self._readmit.popleft())
                 room -= 1
@@ -230,28 +201,12 @@ class MicroBatchEngine(Engine):
             self._hooks.on_queue_depth(len(self._waiting))
             return admitted
 
-    def _rows_for(self, handle: RequestHandle) -> list[_Row]:
-        request = handle.request
-        params = request.params
-        base_seed = params.seed if params.seed is not None else secrets.randbits(62)
-        rows = []
-        for index in range(request.n):
-            rows.append(
-                _Row(
-                    handle=handle,
-                    index=index,
-                    params=params,
-                    sampler=RowSampler.seeded(params, row_seed(base_seed, index), self._vocab),
-                    context=list(request.prompt_ids),
-                    tracker=TextTracker(
-                        self._tokenizer, params.stop, self._config.end_marker, params.banned_strings
-                    ),
-                )
-            )
+    def _rows_for(self, handle: RequestHandle) -> list[Row]:
+        rows = new_rows(handle, self._vocab, self._tokenizer, self._config)
         self.stats.rows += len(rows)
         return rows
 
-    def _finish(self, row: _Row, reason: FinishReason, error: str | None = None) -> None:
+    def _finish(self, row: Row, reason: FinishReason, error: str | None = None) -> None:
         if row.done:
             return
         row.done = True
@@ -277,7 +232,7 @@ class MicroBatchEngine(Engine):
 
     # --- batch tensors -----------------------------------------------------------------------
 
-    def _admit(self, rows: list[_Row]) -> None:
+    def _admit(self, rows: list[Row]) -> None:
         """Admit rows; out of (GPU) memory, admit half now and the rest at a later step."""
         try:
             self._admit_together(rows)
@@ -295,7 +250,7 @@ class MicroBatchEngine(Engine):
         if self._device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _admit_together(self, rows: list[_Row]) -> None:
+    def _admit_together(self, rows: list[Row]) -> None:
         """Prefill the new rows (one prompt per request, shared by its n rows) and merge them."""
         groups: dict[int, int] = {}
         contexts: list[list[int]] = []
@@ -333,7 +288,7 @@ class MicroBatchEngine(Engine):
         for tokens, layers in keep:
             self._prefix.remember(tokens, layers)
 
-    def _remember_answer(self, batch_index: int, row: _Row) -> None:
+    def _remember_answer(self, batch_index: int, row: Row) -> None:
         """A finished answer's prompt + text: a story's next turn starts with them."""
         kv = self._batch.kv
         if kv is None or row.handle.request.n != 1 or row.slid:
@@ -346,7 +301,7 @@ class MicroBatchEngine(Engine):
         batch = self._batch
         self._hooks.on_active_rows(len(keep))
         if not keep:
-            self._batch = _Batch()
+            self._batch = Batch()
             return
         if len(keep) == len(batch.rows):
             return
@@ -380,7 +335,7 @@ class MicroBatchEngine(Engine):
         self._hooks.on_step(len(batch.rows))
         self._accept(list(range(len(batch.rows))), logits)
 
-    def _took_back_banned(self, row: _Row) -> bool:
+    def _took_back_banned(self, row: Row) -> bool:
         """If a banned string just completed, take the row back to before the token that began
         it, ban that token there and prefill the row again (or, out of tries, end it there)."""
         start = row.tracker.banned_start()
@@ -439,13 +394,17 @@ class MicroBatchEngine(Engine):
             if delta:
                 row.handle.emit(TextDelta(row.index, delta))
             if len(row.context) > self._config.context_window:
-                # Slide the window: keep the most recent tokens and prefill them again.
-                keep = max(1, int(self._config.context_window * self._config.slide_keep))
-                row.context = row.context[-keep:]
-                row.slid = True
-                self.stats.window_slides += 1
-                with self._cond:
-                    self._readmit.append(row)
+                self._slide(row)
                 leaving.add(batch_index)
         if leaving:
             self._select([i for i in range(len(self._batch.rows)) if i not in leaving])
+
+    def _slide(self, row: Row) -> None:
+        """Keep the prompt's header and the most recent tokens; prefill them again."""
+        window = self._config.context_window
+        row.context = slide(row.context, window, row.pinned, self._config.slide_keep)
+        row.slid = True
+        self.stats.window_slides += 1
+        self._hooks.on_window_slide(tuple(row.context))
+        with self._cond:
+            self._readmit.append(row)

@@ -10,6 +10,7 @@ from core.prompt_format import (
     PromptStyle,
     neutralise,
     render_example,
+    render_header,
     render_prompt,
 )
 
@@ -176,3 +177,25 @@ def test_chat_messages_carry_the_story_background_and_note_of_a_continuation() -
     assert "Mira keeps the lighthouse." in messages[1]["content"]
     assert "Keep it eerie." in messages[1]["content"]
     assert messages[2]["content"] == "The door creaked open."
+
+
+@pytest.mark.parametrize(("task_control", "style", "context"), CASES)
+@pytest.mark.parametrize("background", ["", "Mara hears the dead."])
+def test_the_header_that_stays_when_a_window_slides_starts_the_prompt(
+    task_control, style, context, background
+):
+    task, control = task_control
+    header = render_header(task, control, context, style=style, background=background)
+    prompt = render_prompt(task, control, context, "Then", style=style, background=background)
+    assert prompt.startswith(header)
+    assert header or (style is PromptStyle.PLAIN and task is Task.CONTINUE and control is None)
+    assert not header.endswith(" "), "the header must end on a token boundary"
+    if style is PromptStyle.CONTROL_TOKENS:
+        controls = task.token + (control.token if control else "")
+        assert header.startswith("<|startoftext|>" + controls)
+    if task is Task.CONTINUE and context:
+        assert context not in header, "a continuation's story so far slides like its answer"
+    elif context and task in (Task.STORY, Task.POEM):
+        assert context in header, "the writing prompt or title stays"
+    if background and background in prompt:
+        assert background in header, "memory and lore stay"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,38 @@ def test_past_the_window_the_sample_slides_instead_of_crashing(tiny_checkpoint_c
     assert len(samples) == 2
     lengths = [len(loaded.tokenizer(s, add_special_tokens=False)["input_ids"]) for s in samples]
     assert max(lengths) > window // 2, lengths
+
+
+def test_a_long_sample_keeps_the_prompts_header_as_the_server_does(
+    tiny_checkpoint_copy: Path,
+) -> None:
+    manifest = read_manifest(tiny_checkpoint_copy)
+    write_manifest(tiny_checkpoint_copy, manifest.model_copy(update={"end_marker": "<|im_end|>"}))
+    loaded = load_checkpoint(tiny_checkpoint_copy, "cpu")
+    window = loaded.manifest.context_window
+    contexts: list[list[int]] = []
+    generate = loaded.model.generate
+
+    def recording(**kwargs: Any) -> Any:
+        contexts.append(kwargs["input_ids"][0].tolist())
+        return generate(**kwargs)
+
+    loaded.model.generate = recording
+    # A writing prompt longer than half the window: it slides too, as on the server.
+    prompt = "A knock at the door. " * 8
+    header = loaded.manifest.render_header(Task.STORY, Genre.HORROR, prompt)
+    header_ids = loaded.tokenizer(header, add_special_tokens=False)["input_ids"]
+    assert window // 2 < len(header_ids) < window
+    request = SampleRequest(
+        task=Task.STORY, control=Genre.HORROR, context=prompt, n=1, max_new_tokens=2 * window
+    )
+    generate_samples(loaded, request)
+    slid = contexts[1:]
+    assert len(slid) >= 2, "the sample slid the window more than once"
+    quarter = window // 4  # the most of the window a header keeps
+    for context in slid:
+        assert context[:quarter] == header_ids[:quarter], "the header stayed"
+        assert len(context) == int(window * 0.75)
 
 
 def test_a_prompt_too_long_to_slide_is_refused_with_the_fix(tiny_checkpoint: Path) -> None:

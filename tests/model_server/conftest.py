@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.manifest import CheckpointManifest, read_manifest
-from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
+from model_server.engine.microbatch import EngineConfig, EngineHooks, MicroBatchEngine
 from model_server.quantization import LoadedWeights, load_weights
 from tests.serving import serve_app, tiny_settings
 
@@ -28,10 +28,11 @@ def tiny_manifest(tiny_checkpoint: Path) -> CheckpointManifest:
 
 @pytest.fixture
 def make_engine(tiny_weights: LoadedWeights, tiny_manifest: CheckpointManifest) -> Iterator[Any]:
-    """engine = make_engine(max_batch_size=..., context_window=...); closed after the test."""
+    """engine = make_engine(max_batch_size=..., context_window=..., hooks=...); closed after
+    the test."""
     engines: list[MicroBatchEngine] = []
 
-    def make(**overrides: Any) -> MicroBatchEngine:
+    def make(hooks: EngineHooks | None = None, **overrides: Any) -> MicroBatchEngine:
         values: dict[str, Any] = {
             "context_window": tiny_manifest.context_window,
             "end_marker": tiny_manifest.end_marker,
@@ -39,7 +40,7 @@ def make_engine(tiny_weights: LoadedWeights, tiny_manifest: CheckpointManifest) 
         }
         values.update(overrides)
         engine = MicroBatchEngine(
-            tiny_weights.model, tiny_weights.tokenizer, EngineConfig(**values)
+            tiny_weights.model, tiny_weights.tokenizer, EngineConfig(**values), hooks
         )
         engines.append(engine)
         return engine

@@ -12,7 +12,7 @@ import torch
 from core.controls import Genre, Task, control_tokens
 from core.manifest import CheckpointManifest
 from model_server.engine import EngineRequest, QueueFullError, RowParams, TextDelta, sampling
-from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
+from model_server.engine.microbatch import EngineConfig, EngineHooks, MicroBatchEngine
 from model_server.quantization import LoadedWeights
 from tests.serving import wait_until
 
@@ -25,6 +25,12 @@ def prompt_ids(tiny_weights: LoadedWeights, tiny_manifest: CheckpointManifest) -
 
 async def run(engine: Any, ids: tuple[int, ...], n: int = 1, **params: Any) -> list[Any]:
     return await engine.submit(EngineRequest(ids, RowParams(**params), n)).results()
+
+
+def never_ending(tokenizer: Any, manifest: CheckpointManifest) -> tuple[tuple[int, float], ...]:
+    """A logit_bias that keeps a row from choosing the end marker (or eos): it runs to length."""
+    ends = {tokenizer.convert_tokens_to_ids(manifest.end_marker), tokenizer.eos_token_id}
+    return tuple((int(i), -100.0) for i in ends if i is not None)
 
 
 SPECIAL_TOKEN = re.compile(r"<\|[^<>|\s]{1,64}\|>")
@@ -127,6 +133,45 @@ async def test_long_form_slides_past_the_window(make_engine, prompt_ids):
     assert engine.health().stats.window_slides >= 2
     assert row.finish_reason in ("length", "end")
     assert row.tokens > window, "generation went on past the model's window"
+
+
+async def test_a_long_answer_keeps_its_header_when_it_slides(
+    make_engine, tiny_weights, tiny_manifest
+):
+    tokenizer = tiny_weights.tokenizer
+    header = tiny_manifest.render_header(Task.STORY, Genre.HORROR, "A knock at the door")
+    prompt = tiny_manifest.render_prompt(Task.STORY, Genre.HORROR, "A knock at the door", "Then")
+    header_ids = tokenizer(header, add_special_tokens=False)["input_ids"]
+    ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert ids[: len(header_ids)] == tuple(header_ids) and len(ids) > len(header_ids)
+    window = 4 * len(header_ids) + 8  # the header fits in the quarter of the window it may pin
+    kept: list[tuple[int, ...]] = []
+    engine = make_engine(context_window=window, hooks=EngineHooks(on_window_slide=kept.append))
+    never_end = never_ending(tokenizer, tiny_manifest)
+    params = RowParams(max_new_tokens=3 * window, temperature=0, logit_bias=never_end)
+    handle = engine.submit(EngineRequest(ids, params, pinned=len(header_ids)))
+    [row] = await handle.results()
+    assert row.finish_reason == "length" and row.tokens == 3 * window
+    assert len(kept) >= 2, "the answer slid the window more than once"
+    for context in kept:
+        assert context[: len(header_ids)] == tuple(header_ids), "the header stayed"
+        assert len(context) == int(window * 0.75)
+
+
+async def test_a_header_longer_than_a_quarter_of_the_window_is_cut_there(
+    make_engine, prompt_ids, tiny_weights, tiny_manifest
+):
+    window = len(prompt_ids) + 8
+    kept: list[tuple[int, ...]] = []
+    engine = make_engine(context_window=window, hooks=EngineHooks(on_window_slide=kept.append))
+    never_end = never_ending(tiny_weights.tokenizer, tiny_manifest)
+    params = RowParams(max_new_tokens=2 * window, temperature=0, logit_bias=never_end)
+    await engine.submit(EngineRequest(prompt_ids, params, pinned=len(prompt_ids))).results()
+    assert kept, "the answer slid the window"
+    quarter, keep = int(window * 0.25), int(window * 0.75)
+    for context in kept:
+        assert len(context) == keep and context[:quarter] == prompt_ids[:quarter]
+        assert context[: keep - 1] != prompt_ids[: keep - 1], "recent tokens got the rest"
 
 
 async def test_abort_drops_rows_from_the_batch(make_engine, prompt_ids):

@@ -1,6 +1,6 @@
 """The KV batch's tensor operations on the tiny GPT-2, without the engine's thread: a row's
 next-token scores are the same alone, left-padded beside a longer row, merged in late or kept
-after its companions leave."""
+after its companions leave; with a cache that keeps free room (written in place) or without."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ LONG = [5, 17, 42, 99, 23, 8, 61, 77, 12, 30]
 SHORT = [44, 9, 71]
 
 
-@pytest.fixture
-def runner(tiny_weights: LoadedWeights) -> BatchModel:
-    return BatchModel(tiny_weights.model, pad_id=0)
+@pytest.fixture(params=[0, 2, 128], ids=["copied", "room-2", "room-128"])
+def runner(tiny_weights: LoadedWeights, request: pytest.FixtureRequest) -> BatchModel:
+    return BatchModel(tiny_weights.model, pad_id=0, room=request.param)
 
 
 def greedy_run(runner: BatchModel, context: list[int], steps: int) -> list[torch.Tensor]:
@@ -70,3 +70,43 @@ def test_take_repeats_rows_and_a_partial_step_is_dropped(runner):
         layer.keys = torch.cat([layer.keys, layer.keys[:, :, -1:, :]], dim=2)  # a half-done step
         drop_partial_step(twice)
         assert twice.cache.layers[0].keys.shape[2] == twice.width == len(SHORT)
+
+
+def greedy_tokens(runner: BatchModel, contexts: list[list[int]], steps: int) -> list[list[int]]:
+    with torch.inference_mode():
+        kv, logits = runner.prefill(contexts)
+        chosen = [[int(t)] for t in logits.argmax(-1)]
+        for _ in range(steps - 1):
+            logits = runner.decode(kv, [row[-1] for row in chosen])
+            for row, token in zip(chosen, logits.argmax(-1).tolist(), strict=True):
+                row.append(int(token))
+    return chosen
+
+
+def test_greedy_tokens_match_plain_generate(runner, tiny_weights: LoadedWeights):
+    steps = 40  # past the room of 2 many times, and past 128 positions of cache
+    with torch.inference_mode():
+        ids = torch.tensor([LONG * 10])
+        out = tiny_weights.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            do_sample=False,
+            pad_token_id=0,
+        )
+    assert greedy_tokens(runner, [LONG * 10], steps)[0] == out[0, ids.shape[1] :].tolist()
+    # Side by side with a shorter, left-padded row, after a row joined: the same tokens.
+    alone = greedy_tokens(runner, [SHORT], steps)[0]
+    assert greedy_tokens(runner, [LONG * 10, SHORT], steps)[1] == alone
+
+
+def test_a_decode_step_writes_into_the_caches_room(tiny_weights: LoadedWeights):
+    runner = BatchModel(tiny_weights.model, pad_id=0, room=8)
+    with torch.inference_mode():
+        kv, logits = runner.prefill([LONG, SHORT])
+        before = kv.cache.layers[0].keys
+        runner.decode(kv, logits.argmax(-1).tolist())
+        after = kv.cache.layers[0].keys
+    assert after.shape[2] == before.shape[2] + 1
+    assert after.data_ptr() == before.data_ptr(), "the step wrote in place, no copy"
