@@ -3,8 +3,9 @@
 * Labels an instruct model opens with ("The story so far:", "Continuation:", "Prompt:") go.
 * A story passage ends on a complete sentence: the unfinished tail after the last sentence end
   is trimmed, as KoboldAI's "trim incomplete sentences" does.
-* A writing prompt is one prompt: its first paragraph, at most two sentences.
-* A poem keeps its line breaks; only a last line cut off by the length limit is dropped.
+* A writing prompt is one prompt: its first paragraph, at most two whole sentences.
+* A poem keeps its line breaks; only a last line cut off by the length limit is dropped. A poem
+  a small model wrote out as one paragraph is set in lines at its sentence and clause ends.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ _CLOSERS = "\"'”’)]*"
 _LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:", re.IGNORECASE)
 
 PROMPT_MAX_SENTENCES = 2
+VERSE_LINE_CHARS = 48
+# Where a line of verse may end: after a sentence or clause end (. ! ? ; : , —).
+_CLAUSE_END = re.compile(r"(?<=[.!?…;:,—])[\"'”’)]*\s+")
 
 
 def strip_labels(text: str) -> str:
@@ -74,12 +78,35 @@ def one_prompt(text: str, max_sentences: int = PROMPT_MAX_SENTENCES) -> str:
     ends = sentence_ends(first)
     if len(ends) > max_sentences:
         first = first[: ends[max_sentences - 1]]
-    return first.strip().strip('"“”').strip()
+    return trim_incomplete_sentence(first).strip().strip('"“”').strip()
+
+
+def verse_lines(text: str, longest: int = VERSE_LINE_CHARS) -> str:
+    """A poem written out as prose, set in lines: a line ends at a sentence or clause end once
+    it is half `longest` long, or before a clause that would make it longer than `longest`.
+    A poem with lines of its own is kept as it is."""
+    if re.search(r"[^\n]\n[^\n]", text.strip()):
+        return text  # it has lines of its own
+    lines: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        line = ""
+        for piece in _CLAUSE_END.split(" ".join(paragraph.split())):
+            if line and len(line) + 1 + len(piece) > longest:
+                lines.append(line)
+                line = piece
+            else:
+                line = f"{line} {piece}".strip()
+            if _CLAUSE_END.search(line + " ") and len(line) >= longest // 2:
+                lines.append(line)
+                line = ""
+        lines += [line] if line else []
+        lines.append("")
+    return "\n".join(lines).strip()
 
 
 def whole_lines(text: str, cut_by_length: bool) -> str:
     """A poem's lines, minus a last line that the length limit cut off."""
-    text = text.rstrip()
+    text = verse_lines(text.rstrip())
     if cut_by_length and "\n" in text:
         text = text.rsplit("\n", 1)[0].rstrip()
     return text

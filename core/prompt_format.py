@@ -199,8 +199,11 @@ def plain_text(
 
 
 def assistant_prefill(task: Task, context: str) -> str:
-    """What opens the assistant turn: the story so far, so the model continues its own text."""
-    return context + PARAGRAPH if task is Task.CONTINUE and context else ""
+    """What opens the assistant turn: the story so far, so the model continues its own text.
+
+    It ends where the story ends, not after a paragraph break: after a break a small model
+    often opens a numbered list or a heading instead of the next sentence (bench/quality.py)."""
+    return context if task is Task.CONTINUE and context else ""
 
 
 def render_prompt(

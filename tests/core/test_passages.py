@@ -68,10 +68,30 @@ def test_a_prompt_is_its_first_paragraph_and_at_most_two_sentences():
     assert one_prompt(listed) == "A clock that runs backwards."
 
 
+def test_a_prompt_never_ends_in_a_half_sentence():
+    cut = "A clockmaker loses a day of her past. She is tasked by a secretive group to watch"
+    assert one_prompt(cut) == "A clockmaker loses a day of her past."
+
+
 def test_a_poem_keeps_its_line_breaks_and_loses_only_a_cut_off_last_line():
     poem = "Sun on the water,\nlight in the reeds,\nand the wind in"
     assert whole_lines(poem, cut_by_length=True) == "Sun on the water,\nlight in the reeds,"
     assert whole_lines(poem, cut_by_length=False) == poem
+
+
+def test_a_poem_written_as_prose_is_set_in_lines():
+    prose = (
+        "I am not without sorrow, my heart is full of pain. A raven's feather dares not speak; "
+        "I let my thoughts go unchecked. My spirit travels through realms both dark and bright"
+    )
+    lines = whole_lines(prose, cut_by_length=True).splitlines()
+    assert lines == [
+        "I am not without sorrow,",
+        "my heart is full of pain.",
+        "A raven's feather dares not speak;",
+        "I let my thoughts go unchecked.",
+    ], "set at clause ends; the line the length limit cut is dropped"
+    assert " ".join(whole_lines(prose, cut_by_length=False).split()) == " ".join(prose.split())
 
 
 def test_shape_answer_per_task():
