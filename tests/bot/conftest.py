@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.play import PlaySession
 from bot.services import Services, build_services
 from bot.settings import BotSettings
 from bot.store import Store
-from bot.story import Defaults, Limits, StoryService
+from bot.story import Author, Defaults, Limits, StoryService
 from tests.bot.fake_model import FakeModel
 from tests.bot.screen import Screen
 
@@ -44,6 +45,14 @@ def services(store: Store, model: FakeModel) -> Services:
 @pytest.fixture
 def screen() -> Screen:
     return Screen()
+
+
+@pytest.fixture
+def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
+    """A terminal play session for the player "ada", printing to `screen`, exporting to tmp."""
+    return PlaySession(
+        services, author=Author(0, "ada"), out=screen.out, write=screen.write, export_dir=tmp_path
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

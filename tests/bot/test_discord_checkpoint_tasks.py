@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.story.parts import FROM_LAST_LINES
 from bot.story.values import MAX_PROMPT_COUNT
 from core.controls import Task
-from core.protocol import CheckpointInfo
+from tests.bot import test_checkpoint_tasks as checkpoint_tasks
 from tests.bot import test_discord as discord_world
-from tests.bot.fake_model import FakeModel
 from tests.bot.test_discord import World, only_ephemeral, synced
 
 # The Discord world of test_discord, its fixtures used here by name.
@@ -18,17 +15,8 @@ bot_settings = discord_world.bot_settings
 services = discord_world.services
 simcord_bot = discord_world.simcord_bot
 world = discord_world.world
-
-
-@pytest.fixture
-def model() -> FakeModel:
-    fake = FakeModel()
-    fake.infos[0] = fake.infos[0].model_copy(update={"tasks": list(Task)})
-    fake.infos += [
-        CheckpointInfo(name="plots", tasks=[Task.STORY, Task.PROMPT]),
-        CheckpointInfo(name="jokes", tasks=[Task.JOKE]),
-    ]
-    return fake
+# The fake server with the plots and jokes checkpoints.
+model = checkpoint_tasks.model
 
 
 async def test_joke_replies_with_a_joke_that_starts_with_the_topic(world: World) -> None:

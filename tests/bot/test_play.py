@@ -19,19 +19,6 @@ from tests.bot.fake_model import FakeModel
 from tests.bot.screen import Screen
 
 
-@pytest.fixture
-def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
-    from bot.story import Author
-
-    return PlaySession(
-        services,
-        author=Author(0, "ada"),
-        out=screen.out,
-        write=screen.write,
-        export_dir=tmp_path,
-    )
-
-
 async def lines(*typed: str) -> AsyncIterator[str]:
     for line in typed:
         yield line

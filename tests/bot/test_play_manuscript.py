@@ -5,20 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
 from ebooklib import epub
 
 from bot.play import PlaySession
-from bot.services import Services
-from bot.story import Author
 from tests.bot.screen import Screen
-
-
-@pytest.fixture
-def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
-    return PlaySession(
-        services, author=Author(0, "ada"), out=screen.out, write=screen.write, export_dir=tmp_path
-    )
 
 
 async def test_goal_chapters_and_the_manuscript_from_the_terminal(

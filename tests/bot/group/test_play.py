@@ -5,21 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
 from ebooklib import epub
 
 from bot.play import PlaySession
-from bot.services import Services
-from bot.story import Author
 from tests.bot.fake_model import FakeModel
 from tests.bot.screen import Screen
-
-
-@pytest.fixture
-def session(services: Services, screen: Screen, tmp_path: Path) -> PlaySession:
-    return PlaySession(
-        services, author=Author(0, "ada"), out=screen.out, write=screen.write, export_dir=tmp_path
-    )
 
 
 async def test_memory_note_and_lore_reach_the_model(
