@@ -53,6 +53,8 @@ def run_terminal(runner: asyncio.Runner, session: PlaySession, read: ReadLine) -
             with keyboard_quiet():
                 if not runner.run(session.handle(line)):
                     break
+        except asyncio.CancelledError:  # Ctrl-C before the command began: handle() never ran
+            session.out("Cancelled; the story is as it was.")
         except KeyboardInterrupt:  # Ctrl-C just as the command ended
             session.out("\nCancelled.")
     session.out(BYE)

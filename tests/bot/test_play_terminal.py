@@ -8,8 +8,9 @@ import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -70,6 +71,39 @@ def test_ctrl_c_cancels_the_answer_and_at_the_prompt_leaves(tmp_path: Path) -> N
             runner.run(store.close())
     assert "Cancelled; the story is as it was." in screen.text
     assert [t.text for t in turns] == ["The door creaked.", "Then silence."]
+    assert screen.text.endswith("Bye.\n")
+
+
+class CtrlCBeforeTheCommandRuns:
+    """A runner whose command is cancelled before its first step, as a Ctrl-C that comes
+    between the prompt and the command's start is (seen once in CI as a crash)."""
+
+    def __init__(self, runner: asyncio.Runner) -> None:
+        self.runner = runner
+
+    def run(self, coro: Coroutine[Any, Any, bool]) -> bool:
+        async def cancelled_at_once() -> bool:
+            task = asyncio.ensure_future(coro)
+            task.cancel()
+            return await task
+
+        return self.runner.run(cancelled_at_once())
+
+
+def test_ctrl_c_before_the_command_runs_returns_to_the_prompt(services: Services) -> None:
+    screen = Screen()
+    session = PlaySession(services, author=Author(0, "ada"), out=screen.out, write=screen.write)
+    typed = iter(["/continue"])
+
+    def read(prompt: str) -> str:
+        line = next(typed, None)
+        if line is None:
+            raise EOFError  # Ctrl-D at the prompt
+        return line
+
+    with asyncio.Runner() as runner:
+        run_terminal(cast(asyncio.Runner, CtrlCBeforeTheCommandRuns(runner)), session, read)
+    assert "Cancelled; the story is as it was." in screen.text
     assert screen.text.endswith("Bye.\n")
 
 
