@@ -24,6 +24,7 @@ _LABEL = re.compile(
         (?:\s*\([^)\n]{0,40}\))?\s*:(?:\*\*)?[ \t]*\n?
       | \[(?:wp|response|story|continuation|poem|title)\][ \t]*\n?
       | (?:sure|certainly|okay|of\s+course)[!,.][^\n]{0,80}?(?::|\n)
+      | (?:consider|imagine|picture)\s+this\s*:[ \t]*\n?
       | here(?:'s|\s+is|\s+are)\s[^\n:]{0,60}:[ \t]*\n?
     )""",
     re.IGNORECASE | re.VERBOSE,
@@ -37,6 +38,7 @@ _LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:
 
 PROMPT_MAX_SENTENCES = 2
 VERSE_LINE_CHARS = 48
+_TRAILING_REMARK = re.compile(r"(?:\n[ \t]*\([^()\n]*\)?[ \t]*)+$")
 # Where a line of verse may end: after a sentence or clause end (. ! ? ; : , —).
 _CLAUSE_END = re.compile(r"(?<=[.!?…;:,—])[\"'”’)]*\s+")
 
@@ -105,8 +107,10 @@ def verse_lines(text: str, longest: int = VERSE_LINE_CHARS) -> str:
 
 
 def whole_lines(text: str, cut_by_length: bool) -> str:
-    """A poem's lines, minus a last line that the length limit cut off."""
-    text = verse_lines(text.rstrip())
+    """A poem's lines, minus a last line that the length limit cut off and the remarks in
+    parentheses an instruct model may end with ("(This can be expanded...)")."""
+    text = _TRAILING_REMARK.sub("", text.rstrip())
+    text = verse_lines(text)
     if cut_by_length and "\n" in text:
         text = text.rsplit("\n", 1)[0].rstrip()
     return text

@@ -94,6 +94,15 @@ def test_a_poem_written_as_prose_is_set_in_lines():
     assert " ".join(whole_lines(prose, cut_by_length=False).split()) == " ".join(prose.split())
 
 
+def test_a_poem_loses_the_remark_it_ends_with():
+    poem = "The flame burned through the glass.\n(This example can be expanded with more lines"
+    assert whole_lines(poem, cut_by_length=True) == "The flame burned through the glass."
+
+
+def test_a_lead_in_is_a_label():
+    assert strip_labels('Consider this: "A city that forgets." A girl remembers.').startswith('"A')
+
+
 def test_shape_answer_per_task():
     story = "Continuation:\nThe boat came back. Its sails were"
     assert shape_answer(Task.CONTINUE, story, cut_by_length=True) == "The boat came back."
