@@ -145,6 +145,20 @@ def with_note(story: str, note: str) -> str:
     return PARAGRAPH.join(block for block in blocks if block)
 
 
+# A lore entry in the background: "[Name: what it is]" on a line of its own.
+_LORE_LINE = re.compile(r"^\[([^:\[\]\n]{1,80}):", re.MULTILINE)
+
+
+def lore_line(name: str, text: str) -> str:
+    """How a lore entry appears in the model's context."""
+    return f"[{name}: {text}]"
+
+
+def lore_names(background: str) -> list[str]:
+    """The names of the lore entries in a background, in order."""
+    return [name.strip() for name in _LORE_LINE.findall(background)]
+
+
 def instruction_text(
     task: Task, control: Control | None, context: str, background: str = "", note: str = ""
 ) -> str:
@@ -173,9 +187,17 @@ def instruction_text(
         )
     if background:
         ask += f"{PARAGRAPH}Background to use (do not repeat it):\n{background}"
+        names = lore_names(background)
+        if task is Task.CONTINUE and names:
+            # Named, a small model takes the lore up far more often (bench/quality.py's uptake).
+            ask += f"{PARAGRAPH}Bring {_and_list(names)} into what happens next."
     if note:
         ask += f"{PARAGRAPH}Author's note, follow it: {note}"
     return ask
+
+
+def _and_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def plain_text(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from bot.group.tokens import TokenCounter
 from core.errors import CampfireError
+from core.prompt_format import lore_line
 
 MAX_NAME_CHARS = 64
 MAX_KEYWORDS = 10
@@ -82,7 +83,7 @@ class LoreEntry:
 
     def render(self) -> str:
         """How the entry appears in the model's context."""
-        return f"[{self.name}: {self.text}]"
+        return lore_line(self.name, self.text)
 
 
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:

@@ -199,3 +199,23 @@ def test_the_header_that_stays_when_a_window_slides_starts_the_prompt(
         assert context in header, "the writing prompt or title stays"
     if background and background in prompt:
         assert background in header, "memory and lore stay"
+
+
+def test_a_continuation_is_asked_to_bring_in_the_lore_it_was_given():
+    background = "Mara keeps the lighthouse.\n[Tobin: the keeper before Mara]\n[The Bell: it rings]"
+    prompt = render_prompt(
+        Task.CONTINUE,
+        Genre.HORROR,
+        "Mara climbed the stairs.",
+        style=PromptStyle.INSTRUCTION,
+        background=background,
+    )
+    assert "Bring Tobin and The Bell into what happens next." in prompt
+    plain = render_prompt(
+        Task.CONTINUE,
+        Genre.HORROR,
+        "Mara climbed.",
+        style=PromptStyle.INSTRUCTION,
+        background="Mara.",
+    )
+    assert "Bring" not in plain, "memory alone names nothing to bring in"
