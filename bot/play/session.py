@@ -84,7 +84,7 @@ class PlaySession:
     async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
         before: StoryState | None = None
         try:
-            before = await self._story_state()
+            before = await self.story_state()
             await work
         except UsageError as error:
             self.out(str(error))
@@ -95,12 +95,16 @@ class PlaySession:
             if task is not None:
                 task.uncancel()
             work.close()  # when it had not started yet
-            if before is None or await self._story_state() == before:
-                self.out("Cancelled; the story is as it was.")
-            else:
-                self.out("Cancelled too late: the command had finished (see /story show).")
+            await self.say_cancelled(before)
 
-    async def _story_state(self) -> StoryState:
+    async def say_cancelled(self, before: StoryState | None) -> None:
+        """After a Ctrl-C: whether the command it cancelled had changed the story already."""
+        if before is None or await self.story_state() == before:
+            self.out("Cancelled; the story is as it was.")
+        else:
+            self.out("Cancelled too late: the command had finished (see /story show).")
+
+    async def story_state(self) -> StoryState:
         """The active story and its latest passage: what a command that went through changed."""
         store = self.services.store
         story = await store.active_story(self.key.guild_id, self.key.channel_id)

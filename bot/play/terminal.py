@@ -16,7 +16,7 @@ import select
 import sys
 from collections.abc import Callable, Iterator
 
-from bot.play.session import BYE, WELCOME, PlaySession
+from bot.play.session import BYE, WELCOME, PlaySession, StoryState
 from bot.services import open_services
 from bot.settings import BotSettings
 from bot.story import Author
@@ -49,14 +49,15 @@ def run_terminal(runner: asyncio.Runner, session: PlaySession, read: ReadLine) -
         except (EOFError, KeyboardInterrupt):
             session.out("")
             break
+        before: StoryState | None = None
         try:
             with keyboard_quiet():
+                before = runner.run(session.story_state())
                 if not runner.run(session.handle(line)):
                     break
-        except asyncio.CancelledError:  # Ctrl-C before the command began: handle() never ran
-            session.out("Cancelled; the story is as it was.")
-        except KeyboardInterrupt:  # Ctrl-C just as the command ended
-            session.out("\nCancelled.")
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            # Ctrl-C outside the command's own handling: before it began, or as it ended.
+            runner.run(session.say_cancelled(before))
     session.out(BYE)
 
 

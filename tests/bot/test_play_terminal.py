@@ -75,14 +75,21 @@ def test_ctrl_c_cancels_the_answer_and_at_the_prompt_leaves(tmp_path: Path) -> N
 
 
 class CtrlCBeforeTheCommandRuns:
-    """A runner whose command is cancelled before its first step, as a Ctrl-C that comes
-    between the prompt and the command's start is (seen once in CI as a crash)."""
+    """A runner on which Ctrl-C lands just before a command's first step: as a cancelled task
+    (asyncio.Runner's own handler) or as a KeyboardInterrupt (Python's, a moment earlier). Both
+    were seen in CI, where play mode then crashed or said only "Cancelled."."""
 
-    def __init__(self, runner: asyncio.Runner) -> None:
-        self.runner = runner
+    def __init__(self, runner: asyncio.Runner, interrupt: bool) -> None:
+        self.runner, self.interrupt = runner, interrupt
 
-    def run(self, coro: Coroutine[Any, Any, bool]) -> bool:
-        async def cancelled_at_once() -> bool:
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        if getattr(coro, "__qualname__", "") != "PlaySession.handle":
+            return self.runner.run(coro)
+        if self.interrupt:
+            coro.close()
+            raise KeyboardInterrupt
+
+        async def cancelled_at_once() -> Any:
             task = asyncio.ensure_future(coro)
             task.cancel()
             return await task
@@ -90,7 +97,10 @@ class CtrlCBeforeTheCommandRuns:
         return self.runner.run(cancelled_at_once())
 
 
-def test_ctrl_c_before_the_command_runs_returns_to_the_prompt(services: Services) -> None:
+@pytest.mark.parametrize("interrupt", [False, True], ids=["cancelled", "interrupted"])
+def test_ctrl_c_before_the_command_runs_returns_to_the_prompt(
+    services: Services, interrupt: bool
+) -> None:
     screen = Screen()
     session = PlaySession(services, author=Author(0, "ada"), out=screen.out, write=screen.write)
     typed = iter(["/continue"])
@@ -102,7 +112,8 @@ def test_ctrl_c_before_the_command_runs_returns_to_the_prompt(services: Services
         return line
 
     with asyncio.Runner() as runner:
-        run_terminal(cast(asyncio.Runner, CtrlCBeforeTheCommandRuns(runner)), session, read)
+        ctrl_c = CtrlCBeforeTheCommandRuns(runner, interrupt)
+        run_terminal(cast(asyncio.Runner, ctrl_c), session, read)
     assert "Cancelled; the story is as it was." in screen.text
     assert screen.text.endswith("Bye.\n")
 
