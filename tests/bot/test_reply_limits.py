@@ -4,18 +4,14 @@ Discord refuses."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import discord
 import pytest
 
 from bot.app import CampfireBot, point_discord_at
 from bot.services import build_services
-from bot.settings import BotSettings
 from bot.store import Store
 from bot.story.context import MAX_MEMORY_CHARS
 from bot.text import DISCORD_LIMIT, SHORTENED, fit_message
+from tests.bot import test_fake_discord_smoke as wire
 from tests.bot.fake_model import FakeModel
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.story_bot import running
@@ -23,32 +19,10 @@ from tests.fakes.story_bot import running
 COMMANDS = ["respond", "write", "story", "lore"]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-def restore_discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
-    """point_discord_at changes two discord.py class attributes; put them back afterwards."""
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket,
-        "DEFAULT_GATEWAY",
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
-    )
-
-
-def fake_settings(fake: FakeDiscord, **values: Any) -> BotSettings:
-    return BotSettings(
-        _env_file=None,
-        discord_token=fake.token,
-        discord_api_url=fake.url,
-        discord_gateway_url=fake.gateway_url,
-        cooldown_seconds=0,
-        **values,
-    )
+# The fake Discord of the wire-level smoke tests, its fixtures used here by name.
+fake = wire.fake
+restore_discord_endpoints = wire.restore_discord_endpoints
+fake_settings = wire.fake_settings
 
 
 def test_fit_message_keeps_what_fits_and_marks_what_it_shortened() -> None:
