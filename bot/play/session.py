@@ -51,6 +51,8 @@ class PlaySession:
         self.export_dir = export_dir or Path.cwd() / "exports"
         self.last_prompts: list[SavedPrompt] = []
         self.confirm_reset: int | None = None
+        self.state_before: StoryState | None = None
+        """The story as the latest command found it; None until a command starts."""
 
     def out(self, message: str) -> None:
         """Print a message in the terminal's wording (see bot.play.render)."""
@@ -82,9 +84,9 @@ class PlaySession:
         await command.run(self, parsed)
 
     async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
-        before: StoryState | None = None
+        self.state_before = None
         try:
-            before = await self.story_state()
+            self.state_before = await self.story_state()
             await work
         except UsageError as error:
             self.out(str(error))
@@ -95,11 +97,11 @@ class PlaySession:
             if task is not None:
                 task.uncancel()
             work.close()  # when it had not started yet
-            await self.say_cancelled(before)
+            await self.say_cancelled()
 
-    async def say_cancelled(self, before: StoryState | None) -> None:
+    async def say_cancelled(self) -> None:
         """After a Ctrl-C: whether the command it cancelled had changed the story already."""
-        if before is None or await self.story_state() == before:
+        if self.state_before is None or await self.story_state() == self.state_before:
             self.out("Cancelled; the story is as it was.")
         else:
             self.out("Cancelled too late: the command had finished (see /story show).")

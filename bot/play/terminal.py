@@ -16,7 +16,7 @@ import select
 import sys
 from collections.abc import Callable, Iterator
 
-from bot.play.session import BYE, WELCOME, PlaySession, StoryState
+from bot.play.session import BYE, WELCOME, PlaySession
 from bot.services import open_services
 from bot.settings import BotSettings
 from bot.story import Author
@@ -49,15 +49,14 @@ def run_terminal(runner: asyncio.Runner, session: PlaySession, read: ReadLine) -
         except (EOFError, KeyboardInterrupt):
             session.out("")
             break
-        before: StoryState | None = None
+        session.state_before = None  # until the command starts: a Ctrl-C now changed nothing
         try:
             with keyboard_quiet():
-                before = runner.run(session.story_state())
                 if not runner.run(session.handle(line)):
                     break
         except (KeyboardInterrupt, asyncio.CancelledError):
             # Ctrl-C outside the command's own handling: before it began, or as it ended.
-            runner.run(session.say_cancelled(before))
+            runner.run(session.say_cancelled())
     session.out(BYE)
 
 
