@@ -190,13 +190,14 @@ def instruction_text(
         names = lore_names(background)
         if task is Task.CONTINUE and names:
             # Named, a small model takes the lore up far more often (bench/quality.py's uptake).
-            ask += f"{PARAGRAPH}Bring {_and_list(names)} into what happens next."
+            ask += f"{PARAGRAPH}Bring {and_list(names)} into what happens next."
     if note:
         ask += f"{PARAGRAPH}Author's note, follow it: {note}"
     return ask
 
 
-def _and_list(names: list[str]) -> str:
+def and_list(names: list[str]) -> str:
+    """Names as a sentence says them: "A", "A and B", "A, B and C"."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.errors import CampfireError
+from core.prompt_format import and_list
 
 MODEL_CREDIT = "Campfire"
 
@@ -87,7 +88,7 @@ class Book:
         names = self.contributors
         if not names:
             return f"Written by {self.model_credit}."
-        people = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        people = and_list(names)
         with_model = f", with {self.model_credit}" if self.has_model_passages else ""
         return f"Written by {people}{with_model}."
 
