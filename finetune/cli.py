@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune a GPT-2-family model on your corpus into a Campfire checkpoint.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_prepare_parser(commands)
+    _add_fit_parser(commands)
+    _add_eval_parser(commands)
+    _add_sample_parser(commands)
+    _add_export_parser(commands)
+    return parser
 
+
+def _add_prepare_parser(commands: Any) -> None:
     prep = commands.add_parser(
         "prepare",
         help="import corpus files into a data folder (appends)",
@@ -92,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="stories (writing-prompts, plots, marked) make no continue examples",
     )
 
+
+def _add_fit_parser(commands: Any) -> None:
     fit = commands.add_parser("fit", help="fine-tune a base model on a data folder")
     fit.add_argument("--data", required=True, type=Path, metavar="DATA_DIR")
     fit.add_argument("--base", required=True, metavar="MODEL", help="checkpoint folder or hub id")
@@ -117,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--export", type=Path, metavar="CHECKPOINT_DIR", help="export at the end")
     fit.add_argument("--name", help="checkpoint name for --export (default: folder name)")
 
+
+def _add_eval_parser(commands: Any) -> None:
     ev = commands.add_parser("eval", help="perplexity of a checkpoint on a data folder")
     ev.add_argument("--checkpoint", required=True, type=Path, metavar="DIR")
     ev.add_argument("--data", required=True, type=Path, metavar="DATA_DIR")
@@ -125,14 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
-    _add_sample_parser(commands)
 
+def _add_export_parser(commands: Any) -> None:
     export = commands.add_parser("export", help="turn a run into a checkpoint the server loads")
     export.add_argument("--run", required=True, type=Path, metavar="RUN_DIR")
     export.add_argument("--out", required=True, type=Path, metavar="CHECKPOINT_DIR")
     export.add_argument("--name", help="checkpoint name (default: the folder name)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    return parser
 
 
 def _add_sample_parser(commands: Any) -> None:

@@ -288,14 +288,10 @@ def _fit(args: FitArguments, callbacks: Sequence[Any]) -> dict[str, Any]:
     base = describe_base(args.base_model)
     resume_from = _prepare_run_dir(args)
 
-    import torch
     from transformers import EarlyStoppingCallback, set_seed
 
     set_seed(args.seed)
-    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda: no CUDA device here; use --device cpu")
-    bf16, fp16 = _precision(args, use_cuda)
+    use_cuda, bf16, fp16 = _device_and_precision(args)
 
     tokenizer_dir = args.run_dir / TOKENIZER_DIR
     tokenizer = load_tokenizer(str(tokenizer_dir) if resume_from else base.source)
@@ -341,6 +337,17 @@ def _fit(args: FitArguments, callbacks: Sequence[Any]) -> dict[str, Any]:
     run_info.update(metrics=_finite(metrics), finished=True, device="cuda" if use_cuda else "cpu")
     _write_json(args.run_dir / RUN_FILE, run_info)
     return {"run_dir": str(args.run_dir), **run_info["metrics"]}
+
+
+def _device_and_precision(args: FitArguments) -> tuple[bool, bool, bool]:
+    """(use CUDA, bf16, fp16) for the run's --device and --precision."""
+    import torch
+
+    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda: no CUDA device here; use --device cpu")
+    bf16, fp16 = _precision(args, use_cuda)
+    return use_cuda, bf16, fp16
 
 
 def _run_info(
