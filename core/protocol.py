@@ -47,6 +47,7 @@ class _Strict(BaseModel):
 
 MAX_BANNED_STRINGS = 32
 MAX_LOGIT_BIAS = 300
+MAX_PHRASE_BIAS = 32
 DEFAULT_DRY_BREAKERS = ("\n", ":", '"', "*")
 
 
@@ -61,6 +62,12 @@ class MoreSamplers(BaseModel):
         default_factory=dict,
         max_length=MAX_LOGIT_BIAS,
         description="token id -> -100..100 added to its score (OpenAI's logit_bias)",
+    )
+    phrase_bias: dict[str, float] = Field(
+        default_factory=dict,
+        max_length=MAX_PHRASE_BIAS,
+        description="phrase -> -100..100 added to the score of its next token, as a word in "
+        "running text, until the answer holds the phrase (NovelAI's phrase bias)",
     )
     banned_strings: list[str] = Field(
         default_factory=list,
@@ -83,6 +90,16 @@ class MoreSamplers(BaseModel):
                 raise ValueError(f"logit_bias key {token} is not a token id (ids are >= 0)")
             if not -100 <= value <= 100:
                 raise ValueError(f"logit_bias for token {token} is {value}; use -100 to 100")
+        return bias
+
+    @field_validator("phrase_bias")
+    @classmethod
+    def _phrases_in_range(cls, bias: dict[str, float]) -> dict[str, float]:
+        for phrase, value in bias.items():
+            if not phrase.strip() or len(phrase) > 200:
+                raise ValueError("each phrase_bias phrase must have 1 to 200 characters")
+            if not -100 <= value <= 100:
+                raise ValueError(f"phrase_bias for {phrase[:40]!r} is {value}; use -100 to 100")
         return bias
 
     @field_validator("banned_strings", "dry_sequence_breakers")

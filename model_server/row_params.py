@@ -8,10 +8,31 @@ from model_server.errors import ApiError
 from model_server.registry import Resident
 
 
-def row_params(
-    request: GenerateRequest | CompletionRequest, max_new_tokens: int, stops: list[str]
+def request_params(
+    resident: Resident,
+    request: GenerateRequest | CompletionRequest,
+    max_new_tokens: int,
+    stops: list[str],
 ) -> RowParams:
-    """The one mapping from a wire request's samplers to the engine's."""
+    """A request's samplers, checked against and tokenized for the checkpoint that serves it."""
+    check_logit_bias(resident, request.logit_bias)
+    phrases = []
+    for phrase, bias in request.phrase_bias.items():
+        # As a word in running text: BPE tokenizers glue the space before a word to it.
+        text = " " + phrase.strip()
+        ids = resident.weights.tokenizer(text, add_special_tokens=False)["input_ids"]
+        phrases.append((tuple(int(i) for i in ids), bias))
+    return row_params(request, max_new_tokens, stops, tuple(phrases))
+
+
+def row_params(
+    request: GenerateRequest | CompletionRequest,
+    max_new_tokens: int,
+    stops: list[str],
+    phrase_bias: tuple[tuple[tuple[int, ...], float], ...] = (),
+) -> RowParams:
+    """The one mapping from a wire request's samplers to the engine's (phrase_bias: the
+    request's phrases as the checkpoint's token ids)."""
     dry = None
     if request.dry_multiplier > 0:
         dry = DryParams(
@@ -33,6 +54,7 @@ def row_params(
         frequency_penalty=request.frequency_penalty,
         presence_penalty=request.presence_penalty,
         logit_bias=tuple(sorted(request.logit_bias.items())),
+        phrase_bias=phrase_bias,
         banned_strings=tuple(request.banned_strings),
         dry=dry,
     )

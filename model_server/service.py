@@ -47,7 +47,7 @@ from model_server.registry import (
     Resident,
     UnknownCheckpointError,
 )
-from model_server.row_params import check_logit_bias, row_params
+from model_server.row_params import request_params
 from model_server.settings import ServerSettings
 
 MAX_STOP_CHARS = 200
@@ -182,8 +182,7 @@ class GenerationService:
             )
             ids, pinned = await asyncio.to_thread(self._tokenize_prompt, resident, prompt, header)
             self._check_prompt_fits(resident, ids, "context")
-            check_logit_bias(resident, request.logit_bias)
-            params = row_params(request, request.max_new_tokens, request.stop)
+            params = request_params(resident, request, request.max_new_tokens, request.stop)
             engine_request = EngineRequest(tuple(ids), params, request.n, pinned=pinned)
             handle = self._submit(resident, engine_request)
         except BaseException:
@@ -299,8 +298,7 @@ class GenerationService:
         resident = await self._acquire(request.model, "model", may_load)
         handles: list[RequestHandle] = []
         try:
-            check_logit_bias(resident, request.logit_bias)
-            params = row_params(request, request.max_tokens, stops)
+            params = request_params(resident, request, request.max_tokens, stops)
             tokenized = []
             for text in prompts:
                 ids = await asyncio.to_thread(self._tokenize, resident, text)

@@ -395,4 +395,6 @@ def _own_samplers(request: GenerateRequest) -> dict[str, Any]:
         own["dry_multiplier"] = request.dry_multiplier
         own["dry_base"] = request.dry_base
         own["dry_allowed_length"] = request.dry_allowed_length
+    if request.phrase_bias:  # Campfire's and NovelAI's; other servers refuse it or ignore it
+        own["phrase_bias"] = request.phrase_bias
     return own

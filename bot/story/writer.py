@@ -10,6 +10,7 @@ from bot.model_client import ModelClient, ModelError
 from bot.story.presets import preset_named
 from bot.story.values import EffectiveSettings, OnText, OutputWithheld
 from core.controls import Emotion, Genre, Task
+from core.prompt_format import lore_names
 from core.protocol import GenerateRequest, GenerateResponse, StreamChunk
 
 # A sampled answer can end before its first word; that is chance, so the model is asked again
@@ -18,6 +19,11 @@ EMPTY_ANSWER_TRIES = 3
 NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
 # A writing prompt is one or two sentences: it gets its own, short length.
 PROMPT_MAX_NEW_TOKENS = 60
+# How far a triggered lore entry's name leans the passage toward naming it (phrase bias, until
+# named once). Asked in words alone, the default model named the lore in 2 of 24 continuations;
+# with 3 in 12 of 24, with 5 in 19 (bench/quality.py measures it as uptake).
+LORE_PHRASE_BIAS = 4.0
+_ARTICLES = frozenset({"the", "a", "an"})
 
 
 def make_request(
@@ -58,7 +64,20 @@ def make_request(
         frequency_penalty=samplers.frequency_penalty,
         presence_penalty=samplers.presence_penalty,
         dry_multiplier=samplers.dry_multiplier,
+        phrase_bias=lore_phrase_bias(background) if task is Task.CONTINUE else {},
     )
+
+
+def lore_phrase_bias(background: str) -> dict[str, float]:
+    """A phrase bias toward the name of each lore entry in the background, without a leading
+    article: leaning toward "The" would tilt every sentence, not the story toward the lore."""
+    phrases = {}
+    for name in lore_names(background):
+        words = name.split()
+        while len(words) > 1 and words[0].lower() in _ARTICLES:
+            words.pop(0)
+        phrases[" ".join(words)] = LORE_PHRASE_BIAS
+    return phrases
 
 
 @dataclass

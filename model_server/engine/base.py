@@ -44,6 +44,8 @@ class RowParams:
     frequency_penalty: float = 0.0  # OpenAI's: per time a token was generated already
     presence_penalty: float = 0.0  # OpenAI's: once if a token was generated already
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its score)
+    # (a phrase's token ids, added to the score of its next token until the row has it all)
+    phrase_bias: tuple[tuple[tuple[int, ...], float], ...] = ()
     banned_strings: tuple[str, ...] = ()  # never in the text, in any letter case
     dry: DryParams | None = None
 

@@ -17,6 +17,26 @@ def logit_bias(scores: torch.Tensor, bias: tuple[tuple[int, float], ...]) -> Non
     scores[ids] += torch.tensor([value for _, value in bias], device=scores.device)
 
 
+def phrase_bias(
+    scores: torch.Tensor, generated: list[int], phrases: tuple[tuple[tuple[int, ...], float], ...]
+) -> None:
+    """NovelAI's phrase bias: each phrase not yet generated in full leans its next token by its
+    bias: the first token, or, once the row has begun the phrase, the token that goes on with
+    it (so a name is finished, not just started)."""
+    for ids, bias in phrases:
+        if _holds(generated, ids):
+            continue
+        begun = next((k for k in range(len(ids) - 1, 0, -1) if generated[-k:] == list(ids[:k])), 0)
+        scores[ids[begun]] += bias
+
+
+def _holds(generated: list[int], ids: tuple[int, ...]) -> bool:
+    size = len(ids)
+    return any(
+        tuple(generated[start : start + size]) == ids for start in range(len(generated) - size + 1)
+    )
+
+
 def repetition_penalty(scores: torch.Tensor, context: list[int], penalty: float) -> None:
     """CTRL's penalty over every token the row has seen: positive scores divided, negative
     scores multiplied, so a seen token always loses."""

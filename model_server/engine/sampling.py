@@ -54,6 +54,8 @@ class RowSampler:
         params = self.params
         if params.logit_bias:
             penalties.logit_bias(scores, params.logit_bias)
+        if params.phrase_bias:
+            penalties.phrase_bias(scores, self.generated, params.phrase_bias)
         if params.repetition_penalty != 1.0:
             penalties.repetition_penalty(scores, context, params.repetition_penalty)
         if params.frequency_penalty or params.presence_penalty:

@@ -19,6 +19,7 @@ from bot.services import build_services
 from bot.settings import BotSettings
 from bot.store import Store
 from bot.story import Author, StoryKey, StoryService
+from bot.story.writer import LORE_PHRASE_BIAS
 from core.controls import END_MARKER
 from core.prompt_format import SYSTEM_PROMPT
 from core.protocol import GenerateRequest
@@ -124,6 +125,22 @@ async def test_a_presets_samplers_go_along_and_are_dropped_where_refused(
     refused, retried = refusing.requests
     assert refused["dry_multiplier"] == 0.8
     assert not {"dry_multiplier", "presence_penalty", "repetition_penalty"} & set(retried)
+
+
+async def test_a_lore_names_phrase_bias_goes_along_and_is_dropped_where_refused(
+    store: Store, tiny_checkpoint: Path
+) -> None:
+    passages = []
+    async with stub_server() as accepting, stub_server(refuse_unknown=True) as refusing:
+        for stub in (accepting, refusing):
+            async with stories(openai_settings(stub.url, tiny_checkpoint), store) as service:
+                await service.respond(HERE, ADA, "horror", "A knock at the lighthouse door")
+                await service.group.add_lore(HERE, ADA, "Tobin", "lamp", "Old.")
+                passages.append(await service.continue_story(HERE, ADA))
+    assert accepting.requests[-1]["phrase_bias"] == {"Tobin": LORE_PHRASE_BIAS}
+    # A server that refused Campfire's own samplers once is not sent them again.
+    assert all("phrase_bias" not in sent for sent in refusing.requests)
+    assert all(passage.turn.text for passage in passages)
 
 
 async def test_candidates_come_in_parallel_when_the_server_ignores_n(

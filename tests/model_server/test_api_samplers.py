@@ -29,6 +29,20 @@ async def test_logit_bias_steers_both_routes(client: httpx.AsyncClient, tiny_wei
     assert CompletionResponse.model_validate(completion.json()).choices[0].text == "x" * 4
 
 
+async def test_phrase_bias_writes_the_phrase_at_both_routes(client: httpx.AsyncClient):
+    bias = {"phrase_bias": {"lighthouse keeper": 100}}
+    body = {**STORY, "max_new_tokens": 12, "temperature": 0}
+    plain = await client.post("/v1/generate", json=body)
+    leaning = await client.post("/v1/generate", json={**body, **bias})
+    assert leaning.status_code == 200, leaning.text
+    assert "lighthouse keeper" not in plain.json()["candidates"][0]["text"]
+    assert "lighthouse keeper" in leaning.json()["candidates"][0]["text"]
+    first = {"prompt": "The night", "max_tokens": 12, "temperature": 1.0, "seed": 2}
+    completion = await client.post("/v1/completions", json={**first, **bias})
+    assert completion.status_code == 200, completion.text
+    assert "lighthouse keeper" in completion.json()["choices"][0]["text"]
+
+
 async def test_banned_strings_and_other_samplers_at_both_routes(client: httpx.AsyncClient):
     samplers = {
         "min_p": 0.05,

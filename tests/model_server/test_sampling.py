@@ -35,6 +35,21 @@ def test_logit_bias_adds_to_the_named_tokens_only_in_its_row():
     assert choose_tokens([biased, sampler(**GREEDY)], [[], []], logits, NO_SPECIAL) == [0, 3]
 
 
+def test_phrase_bias_leans_toward_the_next_token_of_its_phrase_until_it_is_written():
+    row = sampler(phrase_bias=(((2, 3), 5.0),), **GREEDY)
+    assert adjusted(row, [1, 1, 1, 1]) == [1, 1, 6, 1], "not begun: its first token"
+    row.generated = [0, 2]
+    assert adjusted(row, [1, 1, 1, 1]) == [1, 1, 1, 6], "begun: the token that finishes it"
+    row.generated = [0, 2, 3, 1]
+    assert adjusted(row, [1, 1, 1, 1]) == [1, 1, 1, 1], "written once: no more lean"
+    # In a batch, the biased row writes the phrase and goes on; the plain row is untouched.
+    fresh, plain = sampler(phrase_bias=(((2, 3), 5.0),), **GREEDY), sampler(**GREEDY)
+    for _ in range(3):
+        logits = torch.tensor([[1.0, 1.5, 0.0, 0.0], [1.0, 1.5, 0.0, 0.0]])
+        choose_tokens([fresh, plain], [[], []], logits, NO_SPECIAL)
+    assert fresh.generated == [2, 3, 1] and plain.generated == [1, 1, 1]
+
+
 def test_frequency_and_presence_penalties_count_generated_tokens():
     row = sampler(frequency_penalty=0.5, presence_penalty=1.0, **GREEDY)
     row.generated = [2, 2, 1]

@@ -14,6 +14,7 @@ from bot.group.turns import TurnRefused
 from bot.group.voting import CloseReason, VoteError
 from bot.store import Store
 from bot.story import Author, Defaults, OutputWithheld, StoryError, StoryKey, StoryService
+from bot.story.writer import LORE_PHRASE_BIAS
 from tests.bot.fake_model import FakeModel
 from tests.bot.group.conftest import Clock
 
@@ -43,6 +44,18 @@ async def test_memory_triggered_lore_and_the_note_go_apart_from_the_story(
     assert request.note == "Keep it eerie."
     assert request.complete_sentences
     assert "boat" not in (request.context + request.background).lower()
+    # The triggered entry's name, not the untriggered one's, leans the passage toward it.
+    assert request.phrase_bias == {"Lamp": LORE_PHRASE_BIAS}
+
+
+async def test_a_lore_name_leans_without_its_article(
+    group_service: StoryService, model: FakeModel
+) -> None:
+    await group_service.write(KEY, ANN, "He found the book at last.")
+    await group_service.group.add_lore(KEY, ANN, "The Ledger", "book", "Every bribe, listed.")
+    await group_service.continue_story(KEY, BEN)
+    # Leaning toward "The" would tilt every sentence; the name is what should come back.
+    assert model.requests[-1].phrase_bias == {"Ledger": LORE_PHRASE_BIAS}
 
 
 async def test_memory_is_kept_when_turns_drop_out(group_store: Store) -> None:
