@@ -2,6 +2,7 @@
 
     python -m bench.peers                      # the default SmolLM2 checkpoint in checkpoints/
     python -m bench.peers --quick              # 1 and 4 clients, 16 tokens: a smoke run
+    python -m bench.peers --quant bf16         # every server in bf16 (a CPU with bf16 or CUDA)
 
 Serves the same checkpoint folder three ways, one after another in one run: `campfire-server`,
 `transformers serve` and `transformers serve --continuous-batching`. Each gets the same
@@ -62,6 +63,7 @@ class PeersReport:
     machine: str
     transformers_version: str
     max_tokens: int
+    quant: str = "none"
     levels: list[PeerLevel] = field(default_factory=list)
     # "campfire/transformers@16": Campfire's tokens/s over the peer's at that many clients.
     ratios: dict[str, float] = field(default_factory=dict)
@@ -80,10 +82,15 @@ def peer_venv(venv: Path, version: str) -> Path:
     return command
 
 
+# campfire-server's --quant -> transformers serve's --dtype, so both compute in one precision.
+PEER_DTYPES = {"none": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def start_transformers_serve(
-    command: Path, folder: Path, port: int, continuous: bool
+    command: Path, folder: Path, port: int, continuous: bool, dtype: str = "float32"
 ) -> subprocess.Popen[bytes]:
     argv = [str(command), "serve", "--device", "cpu", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--dtype", dtype]
     if continuous:
         argv.append("--continuous-batching")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -148,7 +155,11 @@ def run_peer(peer: str, args: argparse.Namespace, command: Path | None) -> list[
         process, model = start_server(args, port), args.checkpoint
     else:
         assert command is not None
-        process = start_transformers_serve(command, folder, port, peer == "transformers-cb")
+        dtype = PEER_DTYPES.get(args.quant)
+        if dtype is None:
+            raise SystemExit(f"--quant {args.quant}: transformers serve has no such precision")
+        continuous = peer == "transformers-cb"
+        process = start_transformers_serve(command, folder, port, continuous, dtype)
         model = str(folder.resolve())
     url = f"http://127.0.0.1:{port}"
     levels = []
@@ -230,13 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}",
         transformers_version=transformers.__version__,
         max_tokens=args.max_tokens,
+        quant=args.quant,
     )
     for peer in peers:
         report.levels.extend(run_peer(peer, args, command))
     report.ratios = ratios(report.levels)
     for name, ratio in report.ratios.items():
         print(f"{name}: x{ratio:.2f}")
-    write_report(args.out / f"peers-{args.checkpoint}", report, plot)
+    suffix = "" if args.quant == "none" else f"-{args.quant}"
+    write_report(args.out / f"peers-{args.checkpoint}{suffix}", report, plot)
     return 0
 
 

@@ -9,12 +9,14 @@ import torch
 from transformers.pytorch_utils import Conv1D
 
 from core.manifest import CheckpointManifest
+from model_server import quantization
 from model_server.engine import EngineRequest, RowParams
 from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
 from model_server.quantization import (
     LoadedWeights,
     QuantizationError,
     conv1d_to_linear,
+    cpu_has_bf16,
     load_weights,
 )
 
@@ -86,12 +88,35 @@ async def test_bitsandbytes_loads_and_generates_on_cpu(
     await generate_some(weights, tiny_manifest)
 
 
-@pytest.mark.parametrize("mode", ["fp16", "bf16"])
-def test_half_precision_needs_cuda(mode, tiny_checkpoint):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(QuantizationError, match="CUDA"):
-        load_weights(tiny_checkpoint, "cpu", mode)
+def test_fp16_needs_cuda(tiny_checkpoint):
+    with pytest.raises(QuantizationError, match="needs a CUDA GPU"):
+        load_weights(tiny_checkpoint, "cpu", "fp16")
+
+
+def test_the_cpus_bf16_instructions_are_read_from_its_flags(tmp_path: Path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n")
+    assert cpu_has_bf16(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert not cpu_has_bf16(cpuinfo)
+    assert not cpu_has_bf16(tmp_path / "missing")
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_refused(tiny_checkpoint, monkeypatch):
+    monkeypatch.setattr(quantization, "cpu_has_bf16", lambda: False)
+    with pytest.raises(QuantizationError, match="needs native bf16 instructions"):
+        load_weights(tiny_checkpoint, "cpu", "bf16")
+
+
+async def test_bf16_on_a_bf16_cpu_keeps_the_logits_and_generates(
+    tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
+):
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 instructions")
+    weights = load_weights(tiny_checkpoint, "cpu", "bf16")
+    assert weights.dtype == "bfloat16" and weights.device == "cpu"
+    assert close_logits(weights, tiny_weights, sample_ids) > 0.99
+    await generate_some(weights, tiny_manifest)
 
 
 def test_unknown_mode_is_refused(tiny_checkpoint):
