@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from core.controls import Task
 
@@ -33,6 +34,12 @@ _LABEL = re.compile(
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*]*(?=\s|$)""")
 _CLOSERS = "\"'”’)]*"
 
+# A line that turns a story passage into a list or a glossary: "1. ...", "- ...", "Loyalty: ..."
+# (a label of one to three capitalised words). Checked at the line's start, also while it forms.
+_LIST_LINE = re.compile(
+    r"^[ \t]*(?:\d{1,3}[.)]|[-*•]|[A-Z][\w'’]*(?:[ \t][A-Z][\w'’]*){0,2}:)(?:[ \t]|$)",
+    re.MULTILINE,
+)
 # A label in the middle of a line, where a prompt runs on into a story.
 _LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:", re.IGNORECASE)
 
@@ -116,13 +123,57 @@ def whole_lines(text: str, cut_by_length: bool) -> str:
     return text
 
 
-def shape_answer(task: Task, text: str, *, cut_by_length: bool, labelled: bool = True) -> str:
-    """The model's answer for task in the shape a reader expects.
+def is_prose(text: str) -> bool:
+    """No line of text is a list item or a glossary label."""
+    return _LIST_LINE.search(text) is None
 
-    labelled: the answer is the model's own start (no forced prefix), so labels may open it.
-    """
+
+def prose_before_list(text: str) -> str:
+    """text up to the line where it turns into a list or a glossary (all of it when none)."""
+    match = _LIST_LINE.search(text)
+    return text[: match.start()].rstrip() if match else text
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """How the answers to one request are shaped (shape_answer)."""
+
+    task: Task
+    labelled: bool = True
+    """The answer is the model's own start (no forced prefix), so labels may open it."""
+    prose_only: bool = False
+    """A story passage ends where it turns into a list or a glossary."""
+
+    @classmethod
+    def for_request(cls, task: Task, context: str, prefix: str) -> Shaping:
+        """A story told in prose stays prose; one that has lists or "Name:" lines (a script)
+        may go on with them."""
+        story_task = task in (Task.STORY, Task.CONTINUE)
+        return cls(task, labelled=not prefix, prose_only=story_task and is_prose(context))
+
+    def shape(self, text: str, *, cut_by_length: bool) -> str:
+        return shape_answer(
+            self.task,
+            text,
+            cut_by_length=cut_by_length,
+            labelled=self.labelled,
+            prose_only=self.prose_only,
+        )
+
+
+def shape_answer(
+    task: Task,
+    text: str,
+    *,
+    cut_by_length: bool,
+    labelled: bool = True,
+    prose_only: bool = False,
+) -> str:
+    """The model's answer for task in the shape a reader expects (see Shaping)."""
     if labelled:
         text = strip_labels(text)
+    if prose_only:
+        text = prose_before_list(text)
     if task is Task.PROMPT:
         return one_prompt(text)
     if task is Task.POEM:

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.controls import Task
-from core.passages import sentence_ends, shape_answer
+from core.passages import Shaping, sentence_ends
 from model_server.engine.base import RequestHandle, RowFinished, TextDelta
 from model_server.registry import Resident
 
@@ -27,8 +26,8 @@ class GenerationRun:
     handles: list[RequestHandle]
     prompt_tokens: int
     prefix: str = ""
-    shape_for: Task | None = None
-    """Shape each answer for this task (core.passages.shape_answer); None: leave it raw."""
+    shaping: Shaping | None = None
+    """How each answer is shaped; None: left raw."""
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     closed: bool = False
@@ -46,10 +45,9 @@ class GenerationRun:
 
     def steady_stream(self) -> SteadyStream | None:
         """A stream shaper for one answer, when answers are shaped; None: stream raw tokens."""
-        if self.shape_for is None:
+        if self.shaping is None:
             return None
-        labelled = not self.prefix
-        return SteadyStream(self.shape_for, labelled, raw=self.prefix, shown=self.prefix)
+        return SteadyStream(self.shaping, raw=self.prefix, shown=self.prefix)
 
     def note_text(self) -> None:
         if self.first_token is None:
@@ -93,8 +91,7 @@ class SteadyStream:
     follows its second sentence), so streaming the raw tokens would show words the story never
     keeps. This streams the shaped text of what has come so far instead, as it grows."""
 
-    task: Task
-    labelled: bool
+    shaping: Shaping
     raw: str = ""
     shown: str = ""
 
@@ -103,7 +100,7 @@ class SteadyStream:
         self.raw += delta
         if not sentence_ends(self.raw) and "\n" not in self.raw.strip():
             return ""  # a label or a first sentence still forming: nothing is settled yet
-        steady = shape_answer(self.task, self.raw, cut_by_length=True, labelled=self.labelled)
+        steady = self.shaping.shape(self.raw, cut_by_length=True)
         return self._grow_to(steady)
 
     def finish(self, final: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.errors import CheckpointError, UnknownChoiceError
-from core.passages import shape_answer
+from core.passages import Shaping
 from core.protocol import (
     MAX_STOP_STRINGS,
     MAX_TEXT_CHARS,
@@ -188,21 +188,18 @@ class GenerationService:
         except BaseException:
             self.registry.release(resident)
             raise
-        shape_for = request.task if request.complete_sentences else None
-        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix, shape_for)
+        shaping = None
+        if request.complete_sentences:
+            shaping = Shaping.for_request(request.task, context, prefix)
+        return GenerationRun(self, "generate", resident, [handle], len(ids), prefix, shaping)
 
     def _generate_response(self, run: GenerationRun, rows: list[RowFinished]) -> GenerateResponse:
         _check_error(rows)
         candidates = []
         for row in rows:
             text = run.prefix + row.text
-            if run.shape_for is not None:
-                text = shape_answer(
-                    run.shape_for,
-                    text,
-                    cut_by_length=row.finish_reason == "length",
-                    labelled=not run.prefix,
-                )
+            if run.shaping is not None:
+                text = run.shaping.shape(text, cut_by_length=row.finish_reason == "length")
             # The caller's prefix gives the check context but is never counted as copying.
             written = text[len(run.prefix) :] if text.startswith(run.prefix) else row.text
             copied = self._copies(run, written, given=run.prefix)

@@ -4,6 +4,7 @@ import pytest
 
 from core.controls import Task
 from core.passages import (
+    Shaping,
     ends_mid_sentence,
     one_prompt,
     shape_answer,
@@ -121,3 +122,39 @@ def test_a_forced_prefix_is_not_taken_for_a_label():
     assert shape_answer(Task.STORY, text, cut_by_length=True, labelled=False) == (
         "Story: a word that the user chose to start with."
     )
+
+
+# What the default model wrote in bench/quality.py's action story, where prose was asked for.
+GLOSSARY = "Loyalty: Sam's loyal and he would never betray her.\nCombat: A battle at the bridge."
+PROSE_THEN_GLOSSARY = (
+    "They were out of time. The rest is history now.\n\nHeroes: Colonel Hask took the hospital."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (PROSE_THEN_GLOSSARY, "They were out of time. The rest is history now."),
+        (GLOSSARY, ""),
+        ("\n\n1. Aligns with the Colonel.\n2. The horse doubled.", ""),
+        ("She ran.\n- a list item", "She ran."),
+        ("She ran.\n3.", "She ran."),  # a list number still forming is not shown either
+        ('She ran. "Stop!" he said: "Now."', 'She ran. "Stop!" he said: "Now."'),
+        ("She ran.\nHe said: wait for me.", "She ran.\nHe said: wait for me."),
+    ],
+)
+def test_a_story_in_prose_ends_where_a_list_or_glossary_begins(text: str, kept: str):
+    shaping = Shaping.for_request(Task.CONTINUE, "Sam floored the pedal.", prefix="")
+    assert shaping.prose_only
+    assert shaping.shape(text, cut_by_length=False) == kept
+
+
+def test_a_story_with_lists_or_speaker_labels_may_go_on_with_them():
+    script = "MARA: Who is there?\nTobin: Only the wind."
+    for context in (script, "Her list:\n1. Eggs\n2. Rope"):
+        shaping = Shaping.for_request(Task.CONTINUE, context, prefix="")
+        assert not shaping.prose_only
+        assert shaping.shape("Mara: Then open the door.", cut_by_length=False) == (
+            "Mara: Then open the door."
+        )
+    assert not Shaping.for_request(Task.POEM, "Joy", prefix="").prose_only, "verse may list"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.controls import Task
+from core.passages import Shaping
 from model_server.generation_run import SteadyStream
 
 
@@ -11,7 +12,7 @@ def shown(stream: SteadyStream, *deltas: str) -> list[str]:
 
 
 def test_a_story_shows_whole_sentences_and_never_its_unfinished_tail():
-    stream = SteadyStream(Task.CONTINUE, labelled=True)
+    stream = SteadyStream(Shaping(Task.CONTINUE))
     assert shown(stream, "The dog ran", " home. She", " looked back. And then") == [
         "",
         "The dog ran home.",
@@ -21,12 +22,12 @@ def test_a_story_shows_whole_sentences_and_never_its_unfinished_tail():
 
 
 def test_a_label_is_never_shown():
-    stream = SteadyStream(Task.CONTINUE, labelled=True)
+    stream = SteadyStream(Shaping(Task.CONTINUE))
     assert "".join(shown(stream, "The story so far:", "\nMara climbed.", " She")) == "Mara climbed."
 
 
 def test_a_poem_shows_whole_lines():
-    stream = SteadyStream(Task.POEM, labelled=True)
+    stream = SteadyStream(Shaping(Task.POEM))
     assert shown(stream, "Roses are red\nViolets", " are blue\nSugar") == [
         "Roses are red",
         "\nViolets are blue",
@@ -35,11 +36,17 @@ def test_a_poem_shows_whole_lines():
 
 
 def test_a_prompt_stops_after_its_second_sentence():
-    stream = SteadyStream(Task.PROMPT, labelled=True)
+    stream = SteadyStream(Shaping(Task.PROMPT))
     text = "".join(shown(stream, "A dragon wakes. ", "It is hungry. ", "Then it eats. More"))
     assert text == "A dragon wakes. It is hungry."
 
 
 def test_a_caller_prefix_counts_as_shown():
-    stream = SteadyStream(Task.CONTINUE, labelled=False, raw="She said", shown="She said")
+    stream = SteadyStream(Shaping(Task.CONTINUE, labelled=False), raw="She said", shown="She said")
     assert shown(stream, " no. Then", " she left.") == [" no.", " Then she left."]
+
+
+def test_a_story_that_turns_into_a_list_shows_only_its_prose():
+    stream = SteadyStream(Shaping(Task.CONTINUE, prose_only=True))
+    text = "".join(shown(stream, "They ran. ", "It was late.\n\n1.", " Aligns with", " the end."))
+    assert text == "They ran. It was late."
