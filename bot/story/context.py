@@ -15,8 +15,11 @@ Layout of the assembled context, top to bottom, blocks separated by a blank line
 
 What drops out when the story outgrows the budget, first to last:
 
-1. The oldest middle turns, one at a time. Turns are only ever dropped from the old end, so the
-   kept turns are always one unbroken run up to the newest.
+1. The oldest middle turns, `drop_step` (4) at a time: the kept run starts at a turn whose number
+   is a multiple of the step, so the context's start stays the same for several turns while the
+   story grows, and the model server's prefix cache reuses it instead of prefilling the whole
+   story again each turn (the aim of koboldcpp's context shifting). Turns are only ever dropped
+   from the old end, so the kept turns are always one unbroken run up to the newest.
 2. Lore entries, the least recently mentioned first. Lore never takes more than
    `lore_share` of the budget in the first place, so it only shrinks further when the parts
    below do not fit with it.
@@ -99,6 +102,8 @@ class ContextSettings:
     """At most this share of the budget goes to lore entries."""
     lore_scan_passages: int = 3
     """How many of the newest passages are searched for lore keywords."""
+    drop_step: int = 4
+    """Middle turns drop out this many at a time (1: one at a time, the most story kept)."""
 
 
 @dataclass(frozen=True)
@@ -285,12 +290,18 @@ def _first_plan(
     selection = select_lore(inputs.lore, scanned, lore_budget, count_tokens)
     left -= sum(count_tokens(entry.render() + "\n") for entry in selection.included)
 
-    kept: list[str] = []
-    for turn in reversed(turns[:-1]):
+    middle = turns[:-1]
+    fitting = 0
+    for turn in reversed(middle):
         if cost(turn) > left:
             break
-        kept.insert(0, turn)
+        fitting += 1
         left -= cost(turn)
+    dropped = len(middle) - fitting
+    if dropped:  # round up to the step: the same start for several turns
+        step = max(settings.drop_step, 1)
+        dropped = min(-(-dropped // step) * step, len(middle))
+    kept = list(middle[dropped:])
     return _Plan(
         memory=inputs.memory.strip(),
         opening=inputs.opening.strip(),

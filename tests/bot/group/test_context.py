@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from bot.group.lore import LoreEntry
@@ -21,6 +23,7 @@ TURNS = [f"Turn {i} happened here." for i in range(1, 7)]  # 4 words each
 NOTE = "Keep it eerie."
 LIGHT = LoreEntry.create("Light", "lamp", "The lamp is never allowed to go out.")
 BOAT = LoreEntry.create("Boat", "boat", "The boat has a cracked hull.")
+ONE_AT_A_TIME = ContextSettings(drop_step=1)
 
 
 def words_and_breaks(text: str) -> int:
@@ -65,7 +68,7 @@ def test_empty_parts_leave_no_blank_blocks() -> None:
 def test_oldest_middle_turns_drop_first_memory_opening_and_newest_stay() -> None:
     inputs = ContextInputs(OPENING, TURNS, MEMORY)
     # memory 5 + opening 5 + newest 4 = 14; room for two more turns at 4 words each
-    result = assemble_context(inputs, 22, word_count)
+    result = assemble_context(inputs, 22, word_count, ONE_AT_A_TIME)
     assert result.text == "\n\n".join([MEMORY, OPENING, TURNS[3], TURNS[4], TURNS[5]])
     assert result.turns_kept == 3
     assert result.turns_dropped == 3
@@ -74,13 +77,42 @@ def test_oldest_middle_turns_drop_first_memory_opening_and_newest_stay() -> None
 
 def test_kept_turns_are_one_unbroken_run() -> None:
     turns = ["a b c d e f g h i j", "short", "short two", "newest turn"]
-    result = assemble_context(ContextInputs("open", turns), 7, word_count)
+    result = assemble_context(ContextInputs("open", turns), 7, word_count, ONE_AT_A_TIME)
     # the long oldest turn does not fit; nothing older than a dropped turn is kept
     assert result.text == "open\n\nshort\n\nshort two\n\nnewest turn"
-    result = assemble_context(ContextInputs("open", ["short", *turns]), 7, word_count)
+    result = assemble_context(
+        ContextInputs("open", ["short", *turns]), 7, word_count, ONE_AT_A_TIME
+    )
     assert "short\n\nshort two" in result.text
     assert result.text.count("short") == 2
     assert result.turns_dropped == 2
+
+
+def test_turns_drop_in_steps_so_the_contexts_start_holds_for_several_turns() -> None:
+    """A story that outgrew the window, one turn added at a time: the context's start (all
+    but the newest turns) stays the same for several turns, which the server's prefix cache
+    reuses; dropped one at a time, it changed every turn."""
+    story = [f"Turn {i} happened here." for i in range(1, 41)]  # 4 words each
+    starts, kept_counts = [], []
+    for size in range(12, 41):
+        result = assemble_context(ContextInputs(OPENING, story[:size], MEMORY), 50, word_count)
+        assert result.tokens <= 50 and result.text.endswith(story[size - 1])
+        assert result.text.startswith(f"{MEMORY}\n\n{OPENING}\n\n")
+        starts.append(result.text.split("\n\n")[2])
+        kept_counts.append(result.turns_kept)
+    changes = sum(a != b for a, b in itertools.pairwise(starts))
+    assert changes <= len(starts) // 4 + 1, starts
+    one_at_a_time = [
+        assemble_context(
+            ContextInputs(OPENING, story[:size], MEMORY), 50, word_count, ONE_AT_A_TIME
+        )
+        for size in range(12, 41)
+    ]
+    assert len({r.text.split("\n\n")[2] for r in one_at_a_time}) == len(one_at_a_time)
+    # What a step costs: at most step - 1 turns fewer than fit.
+    assert all(
+        full.turns_kept - kept <= 3 for full, kept in zip(one_at_a_time, kept_counts, strict=True)
+    )
 
 
 def test_lore_takes_at_most_its_share_and_the_rest_goes_to_turns() -> None:
