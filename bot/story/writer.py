@@ -20,9 +20,10 @@ NOTHING_WRITTEN = "The model wrote nothing this time. Try again."
 # A writing prompt is one or two sentences: it gets its own, short length.
 PROMPT_MAX_NEW_TOKENS = 60
 # How far a triggered lore entry's name leans the passage toward naming it (phrase bias, until
-# named once). Asked in words alone, the default model named the lore in 2 of 24 continuations;
-# with 3 in 12 of 24, with 5 in 19 (bench/quality.py measures it as uptake).
-LORE_PHRASE_BIAS = 4.0
+# named once). Asked in words alone, the default model named the lore in its first continuation
+# 2 times in 24; with 3 in 12, with 5 in 19. Over four turns (bench/quality.py --turns 4) it took
+# up memory or lore in 46 % of continuations with 4 and 62 % with 6.
+LORE_PHRASE_BIAS = 6.0
 _ARTICLES = frozenset({"the", "a", "an"})
 
 
