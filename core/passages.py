@@ -34,10 +34,12 @@ _LABEL = re.compile(
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*]*(?=\s|$)""")
 _CLOSERS = "\"'”’)]*"
 
-# A line that turns a story passage into a list or a glossary: "1. ...", "- ...", "Loyalty: ..."
-# (a label of one to three capitalised words). Checked at the line's start, also while it forms.
+# A line that turns a story passage into a list, a glossary or notes: "1. ...", "- ...",
+# "Loyalty: ..." (a label of one to three capitalised words), or a heading line such as
+# "Story details:". Checked at the line's start, also while it forms.
 _LIST_LINE = re.compile(
-    r"^[ \t]*(?:\d{1,3}[.)]|[-*•]|[A-Z][\w'’]*(?:[ \t][A-Z][\w'’]*){0,2}:)(?:[ \t]|$)",
+    r"^[ \t]*(?:(?:\d{1,3}[.)]|[-*•]|[A-Z][\w'’]*(?:[ \t][A-Z][\w'’]*){0,2}:)(?:[ \t]|$)"
+    r"|[A-Z][\w'’]*(?:[ \t][\w'’]+){0,3}:[ \t]*$)",
     re.MULTILINE,
 )
 # A label in the middle of a line, where a prompt runs on into a story.
@@ -91,26 +93,28 @@ def one_prompt(text: str, max_sentences: int = PROMPT_MAX_SENTENCES) -> str:
 
 
 def verse_lines(text: str, longest: int = VERSE_LINE_CHARS) -> str:
-    """A poem written out as prose, set in lines: a line ends at a sentence or clause end once
-    it is half `longest` long, or before a clause that would make it longer than `longest`.
-    A poem with lines of its own is kept as it is."""
-    if re.search(r"[^\n]\n[^\n]", text.strip()):
-        return text  # it has lines of its own
+    """A poem with its prose set in lines: a line over twice `longest` (prose, not verse) is
+    broken at a sentence or clause end once a line is half `longest` long, or before a clause
+    that would make it longer than `longest`. The poem's own lines are kept as they are."""
+    return "\n".join(
+        _prose_in_lines(line, longest) if len(line) > 2 * longest else line
+        for line in text.strip().split("\n")
+    )
+
+
+def _prose_in_lines(prose: str, longest: int) -> str:
     lines: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text.strip()):
-        line = ""
-        for piece in _CLAUSE_END.split(" ".join(paragraph.split())):
-            if line and len(line) + 1 + len(piece) > longest:
-                lines.append(line)
-                line = piece
-            else:
-                line = f"{line} {piece}".strip()
-            if _CLAUSE_END.search(line + " ") and len(line) >= longest // 2:
-                lines.append(line)
-                line = ""
-        lines += [line] if line else []
-        lines.append("")
-    return "\n".join(lines).strip()
+    line = ""
+    for piece in _CLAUSE_END.split(" ".join(prose.split())):
+        if line and len(line) + 1 + len(piece) > longest:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}".strip()
+        if _CLAUSE_END.search(line + " ") and len(line) >= longest // 2:
+            lines.append(line)
+            line = ""
+    return "\n".join([*lines, line] if line else lines)
 
 
 def whole_lines(text: str, cut_by_length: bool) -> str:
@@ -178,4 +182,6 @@ def shape_answer(
         return one_prompt(text)
     if task is Task.POEM:
         return whole_lines(text, cut_by_length)
+    if task in (Task.STORY, Task.CONTINUE):  # an aside to the reader: "(Remembering your ...)"
+        text = _TRAILING_REMARK.sub("", text.rstrip())
     return trim_incomplete_sentence(text)

@@ -4,6 +4,7 @@ import pytest
 
 from core.controls import Task
 from core.passages import (
+    VERSE_LINE_CHARS,
     Shaping,
     ends_mid_sentence,
     one_prompt,
@@ -95,6 +96,20 @@ def test_a_poem_written_as_prose_is_set_in_lines():
     assert " ".join(whole_lines(prose, cut_by_length=False).split()) == " ".join(prose.split())
 
 
+def test_a_prose_paragraph_inside_a_poem_is_set_in_lines_too():
+    # The default model's joy poem: one line of prose, then a line the length limit cut off.
+    poem = (
+        "I'm just a small pebble in this endless sea of words, my feet sinking into the glow. "
+        "I feel unmoored from the world's embrace. Every step feels impossible.\nA wave cra"
+    )
+    lines = whole_lines(poem, cut_by_length=True).splitlines()
+    assert lines[0] == "I'm just a small pebble in this endless sea of words,"
+    assert lines[-1] == "Every step feels impossible."
+    assert all(len(line) <= 2 * VERSE_LINE_CHARS for line in lines)
+    verse = "Short line one,\nshort line two.\n\nA second stanza."
+    assert whole_lines(verse, cut_by_length=False) == verse
+
+
 def test_a_poem_loses_the_remark_it_ends_with():
     poem = "The flame burned through the glass.\n(This example can be expanded with more lines"
     assert whole_lines(poem, cut_by_length=True) == "The flame burned through the glass."
@@ -141,12 +156,21 @@ PROSE_THEN_GLOSSARY = (
         ("She ran.\n3.", "She ran."),  # a list number still forming is not shown either
         ('She ran. "Stop!" he said: "Now."', 'She ran. "Stop!" he said: "Now."'),
         ("She ran.\nHe said: wait for me.", "She ran.\nHe said: wait for me."),
+        ("Story details:", ""),
+        ("She ran.\n\nWhat happens next:\nShe hides.", "She ran."),
     ],
 )
 def test_a_story_in_prose_ends_where_a_list_or_glossary_begins(text: str, kept: str):
     shaping = Shaping.for_request(Task.CONTINUE, "Sam floored the pedal.", prefix="")
     assert shaping.prose_only
     assert shaping.shape(text, cut_by_length=False) == kept
+
+
+def test_a_story_passage_loses_the_aside_it_ends_with():
+    text = "They ran like ghosts. Ada cut the rope.\n\n(Remembering your opening sentence)\n"
+    assert shape_answer(Task.CONTINUE, text, cut_by_length=False) == (
+        "They ran like ghosts. Ada cut the rope."
+    )
 
 
 def test_a_story_with_lists_or_speaker_labels_may_go_on_with_them():
