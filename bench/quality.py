@@ -59,7 +59,7 @@ async def bot_samples(
     url: str, db: Path, turns: int, stories: int, prompts: int, poems: int, max_new_tokens: int
 ) -> list[Sample]:
     """The one adapter into the bot: its production services, as bot/services.py builds them."""
-    from bot.model_client import HttpModelClient, OnChunk
+    from bot.model_client import HttpModelClient, ModelError, OnChunk
     from bot.services import build_services
     from bot.settings import BotSettings
     from bot.store import Store
@@ -106,13 +106,16 @@ async def bot_samples(
             background = f"{story.memory}\n[{story.lore_name}: {story.lore_text}]"
             for _ in range(turns):
                 started = time.perf_counter()
-                passage = await service.continue_story(key, bot, story.genre)
+                try:
+                    text = (await service.continue_story(key, bot, story.genre)).turn.text
+                except ModelError:  # nothing usable in the bot's tries: the user saw an error
+                    text = ""
                 samples.append(
                     Sample(
                         "campfire",
                         "continue",
                         story.genre.value,
-                        passage.turn.text,
+                        text,
                         "\n\n".join(told),
                         background,
                         story.note,
@@ -120,7 +123,7 @@ async def bot_samples(
                         time.perf_counter() - started,
                     )
                 )
-                told.append(passage.turn.text)
+                told += [text] if text else []
         for number, topic in enumerate(PROMPT_TOPICS[:prompts]):
             started = time.perf_counter()
             [saved] = await service.prompts(StoryKey(2, number), bot, topic, 1)

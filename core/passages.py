@@ -132,10 +132,10 @@ def is_prose(text: str) -> bool:
     return _LIST_LINE.search(text) is None
 
 
-def prose_before_list(text: str) -> str:
-    """text up to the line where it turns into a list or a glossary (all of it when none)."""
-    match = _LIST_LINE.search(text)
-    return text[: match.start()].rstrip() if match else text
+def without_list_lines(text: str) -> str:
+    """text without the lines that make it a list, a glossary or notes; its prose stays."""
+    kept = "\n".join(line for line in text.split("\n") if not _LIST_LINE.match(line))
+    return re.sub(r"\n{3,}", "\n\n", kept).strip()
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Shaping:
     labelled: bool = True
     """The answer is the model's own start (no forced prefix), so labels may open it."""
     prose_only: bool = False
-    """A story passage ends where it turns into a list or a glossary."""
+    """A story passage loses the lines that make it a list, a glossary or notes."""
 
     @classmethod
     def for_request(cls, task: Task, context: str, prefix: str) -> Shaping:
@@ -177,7 +177,7 @@ def shape_answer(
     if labelled:
         text = strip_labels(text)
     if prose_only:
-        text = prose_before_list(text)
+        text = without_list_lines(text)
     if task is Task.PROMPT:
         return one_prompt(text)
     if task is Task.POEM:

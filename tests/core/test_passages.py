@@ -157,10 +157,10 @@ PROSE_THEN_GLOSSARY = (
         ('She ran. "Stop!" he said: "Now."', 'She ran. "Stop!" he said: "Now."'),
         ("She ran.\nHe said: wait for me.", "She ran.\nHe said: wait for me."),
         ("Story details:", ""),
-        ("She ran.\n\nWhat happens next:\nShe hides.", "She ran."),
+        ("She ran.\n\nWhat happens next:\nShe hides.", "She ran.\n\nShe hides."),
     ],
 )
-def test_a_story_in_prose_ends_where_a_list_or_glossary_begins(text: str, kept: str):
+def test_a_story_in_prose_loses_its_list_and_glossary_lines(text: str, kept: str):
     shaping = Shaping.for_request(Task.CONTINUE, "Sam floored the pedal.", prefix="")
     assert shaping.prose_only
     assert shaping.shape(text, cut_by_length=False) == kept
