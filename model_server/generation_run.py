@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ class GenerationRun:
                 task.cancel()
 
 
+_PROVISIONAL_END = re.compile(r"\S*[.!?…][\"'”’)\]*]*$")
+
+
 @dataclass
 class SteadyStream:
     """The part of one streamed answer that shaping can no longer take back.
@@ -98,9 +102,11 @@ class SteadyStream:
     def add(self, delta: str) -> str:
         """The text that may be shown now, beyond what was shown already."""
         self.raw += delta
-        if not sentence_ends(self.raw) and "\n" not in self.raw.strip():
+        # A sentence end at the very end may not be one yet: "fii." can go on as "fii.m".
+        settled = _PROVISIONAL_END.sub("", self.raw)
+        if not sentence_ends(settled) and "\n" not in settled.strip():
             return ""  # a label or a first sentence still forming: nothing is settled yet
-        steady = self.shaping.shape(self.raw, cut_by_length=True)
+        steady = self.shaping.shape(settled, cut_by_length=True)
         return self._grow_to(steady)
 
     def finish(self, final: str) -> str:

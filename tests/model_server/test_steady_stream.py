@@ -43,7 +43,17 @@ def test_a_prompt_stops_after_its_second_sentence():
 
 def test_a_caller_prefix_counts_as_shown():
     stream = SteadyStream(Shaping(Task.CONTINUE, labelled=False), raw="She said", shown="She said")
-    assert shown(stream, " no. Then", " she left.") == [" no.", " Then she left."]
+    assert shown(stream, " no. Then", " she left.") == [" no.", ""]
+    assert stream.finish("She said no. Then she left.") == " Then she left."
+
+
+def test_a_full_stop_at_the_very_end_waits_for_what_follows_it():
+    # "fii." went on as "fii.m ...": shown at once, it was text the passage never kept.
+    stream = SteadyStream(Shaping(Task.CONTINUE))
+    assert shown(stream, " fii.", "m rost", "arerno") == ["", "", ""]
+    assert stream.finish("") == ""
+    stream = SteadyStream(Shaping(Task.CONTINUE))
+    assert shown(stream, "She ran.", " He") == ["", "She ran."]
 
 
 def test_a_story_that_turns_into_a_list_shows_only_its_prose():
