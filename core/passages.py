@@ -46,6 +46,7 @@ _LIST_LINE = re.compile(
 _LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:", re.IGNORECASE)
 
 PROMPT_MAX_SENTENCES = 2
+_HASHTAGS = re.compile(r"(?:\s+#\w+)+\s*$")
 VERSE_LINE_CHARS = 48
 _TRAILING_REMARK = re.compile(r"(?:\n[ \t]*\([^()\n]*\)?[ \t]*)+$")
 # Where a line of verse may end: after a sentence or clause end (. ! ? ; : , —).
@@ -86,6 +87,7 @@ def one_prompt(text: str, max_sentences: int = PROMPT_MAX_SENTENCES) -> str:
     first = re.split(r"\n\s*\n|\n(?=\s*(?:\d+[.)]|[-*•])\s)", text.strip(), maxsplit=1)[0]
     first = " ".join(first.split())
     first = _LABEL_INSIDE.split(first, maxsplit=1)[0]  # "... Story: the story itself"
+    first = _HASHTAGS.sub("", first)  # "... #creativewriting #prompt", as posts end
     ends = sentence_ends(first)
     if len(ends) > max_sentences:
         first = first[: ends[max_sentences - 1]]

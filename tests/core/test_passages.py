@@ -119,6 +119,11 @@ def test_a_lead_in_is_a_label():
     assert strip_labels('Consider this: "A city that forgets." A girl remembers.').startswith('"A')
 
 
+def test_a_prompt_loses_the_hashtags_it_ends_with():
+    text = "The last library book, written by a ghost. #youthwriting #creativewriting"
+    assert one_prompt(text) == "The last library book, written by a ghost."
+
+
 def test_shape_answer_per_task():
     story = "Continuation:\nThe boat came back. Its sails were"
     assert shape_answer(Task.CONTINUE, story, cut_by_length=True) == "The boat came back."
