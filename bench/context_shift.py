@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.serve import write_report
 from bot.group.tokens import word_count
 from bot.story.context import ContextInputs, ContextSettings, assemble_context
+from core.window import shared_start
 
 
 @dataclass
@@ -43,16 +44,6 @@ def story_turns(count: int, seed: int = 0) -> list[str]:
     return [
         " ".join(f"w{turn}_{i}" for i in range(chance.randint(60, 140))) for turn in range(count)
     ]
-
-
-def shared_start(before: list[str], after: list[str]) -> int:
-    """How many words after starts with that before had too."""
-    shared = 0
-    for old, new in zip(before, after, strict=False):
-        if old != new:
-            break
-        shared += 1
-    return shared
 
 
 def measure(step: int, turns: list[str], budget: int, first: int) -> StepFigures:

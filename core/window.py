@@ -9,6 +9,9 @@ spare before the next slide.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 KEEP_SHARE = 0.75  # of the window, kept when it slides (header + most recent tokens)
 HEADER_SHARE = 0.25  # at most this much of the window is the pinned header
@@ -17,8 +20,13 @@ HEADER_SHARE = 0.25  # at most this much of the window is the pinned header
 def header_length(prompt_ids: Sequence[int], header_ids: Sequence[int]) -> int:
     """How many of the prompt's first tokens are its header (tokenized on its own, the header
     may end in a token the prompt merges with what follows: that one is not counted)."""
+    return shared_start(prompt_ids, header_ids)
+
+
+def shared_start(first: Sequence[T], second: Sequence[T]) -> int:
+    """How many items the two sequences start with alike."""
     same = 0
-    for ours, theirs in zip(prompt_ids, header_ids, strict=False):
+    for ours, theirs in zip(first, second, strict=False):
         if ours != theirs:
             break
         same += 1
