@@ -186,6 +186,4 @@ def shape_answer(
         return whole_lines(text, cut_by_length)
     if task in (Task.STORY, Task.CONTINUE):  # an aside to the reader: "(Remembering your ...)"
         text = _TRAILING_REMARK.sub("", text.rstrip())
-        if cut_by_length and not sentence_ends(text):
-            return ""  # not one whole sentence (headings, a list of notes): nothing to keep
     return trim_incomplete_sentence(text)

@@ -171,15 +171,6 @@ def test_a_story_in_prose_loses_its_list_and_glossary_lines(text: str, kept: str
     assert shaping.shape(text, cut_by_length=False) == kept
 
 
-def test_a_story_passage_cut_off_before_its_first_sentence_ends_is_nothing():
-    notes = "A continuation of a short story\nAn ending to a story\nPossible ending"
-    assert shape_answer(Task.CONTINUE, notes, cut_by_length=True) == ""
-    # Ended by the model itself, a last line without a full stop is its own choice.
-    assert shape_answer(Task.CONTINUE, "And then silence", cut_by_length=False) == (
-        "And then silence"
-    )
-
-
 def test_a_story_passage_loses_the_aside_it_ends_with():
     text = "They ran like ghosts. Ada cut the rope.\n\n(Remembering your opening sentence)\n"
     assert shape_answer(Task.CONTINUE, text, cut_by_length=False) == (
