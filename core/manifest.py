@@ -23,8 +23,7 @@ from core.prompt_format import (
     INSTRUCTION_PLACEHOLDER,
     PromptStyle,
     render_example,
-    render_header,
-    render_prompt,
+    render_prompt_and_header,
 )
 
 MANIFEST_FILE = "campfire.json"
@@ -113,31 +112,28 @@ class CheckpointManifest(BaseModel):
         note: str = "",
     ) -> str:
         """The inference prompt in this checkpoint's own style."""
-        return render_prompt(
-            task,
-            control,
-            context,
-            prefix,
-            style=self.prompt_style,
-            template=self.instruction_template or CHATML_TEMPLATE,
-            background=background,
-            note=note,
+        prompt, _ = self.render_prompt_and_header(
+            task, control, context, prefix, background=background, note=note
         )
+        return prompt
 
-    def render_header(
+    def render_prompt_and_header(
         self,
         task: Task,
         control: Control | None = None,
         context: str = "",
+        prefix: str = "",
         *,
         background: str = "",
         note: str = "",
-    ) -> str:
-        """The start of render_prompt's text that stays when a long answer slides the window."""
-        return render_header(
+    ) -> tuple[str, str]:
+        """The inference prompt, and its start that stays when a long answer slides the
+        window (prompt_format.render_prompt_and_header)."""
+        return render_prompt_and_header(
             task,
             control,
             context,
+            prefix,
             style=self.prompt_style,
             template=self.instruction_template or CHATML_TEMPLATE,
             background=background,

@@ -246,24 +246,35 @@ def render_prompt(
     prefix: the first words of the answer, forced like gpt-2-simple's prefix.
     background: memory and lore the model should use; note: the author's note (a short steer).
     """
-    header, text = _prompt_parts(task, control, context, style, template, background, note)
-    return header + text + neutralise(prefix).lstrip().rstrip(" ")
+    return render_prompt_and_header(
+        task,
+        control,
+        context,
+        prefix,
+        style=style,
+        template=template,
+        background=background,
+        note=note,
+    )[0]
 
 
-def render_header(
+def render_prompt_and_header(
     task: Task,
     control: Control | None = None,
     context: str = "",
+    prefix: str = "",
     *,
     style: PromptStyle = PromptStyle.CONTROL_TOKENS,
     template: str = CHATML_TEMPLATE,
     background: str = "",
     note: str = "",
-) -> str:
-    """The start of render_prompt's text that a long answer keeps when it outgrows the model's
-    window: the control tokens (or the instruction) and the writing prompt, title or background.
-    A continuation's story so far is not part of it: that is text the answer slides past."""
-    return _prompt_parts(task, control, context, style, template, background, note)[0]
+) -> tuple[str, str]:
+    """render_prompt's text, and its start that a long answer keeps when it outgrows the
+    model's window (its header): the control tokens (or the instruction) and the writing prompt,
+    title or background. A continuation's story so far is not part of the header: that is text
+    the answer slides past."""
+    header, text = _prompt_parts(task, control, context, style, template, background, note)
+    return header + text + neutralise(prefix).lstrip().rstrip(" "), header
 
 
 def _prompt_parts(

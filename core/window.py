@@ -1,9 +1,9 @@
 """The sliding window: what a text longer than the model's window keeps to go on from.
 
 The server's engine and `campfire-train sample` slide the same way: the prompt's header (control
-tokens and writing prompt, see prompt_format.render_header) stays, up to a quarter of the window,
-and the most recent tokens fill the rest up to three quarters, so generation goes on with room to
-spare before the next slide.
+tokens and writing prompt, see prompt_format.render_prompt_and_header) stays, up to a quarter of
+the window, and the most recent tokens fill the rest up to three quarters, so generation goes on
+with room to spare before the next slide.
 """
 
 from __future__ import annotations

@@ -75,8 +75,7 @@ def render(loaded: LoadedCheckpoint, request: SampleRequest) -> tuple[str, str]:
         manifest.check_supports(task, request.control)
     except UnknownChoiceError as exc:
         raise TrainingError(str(exc)) from None
-    prompt = manifest.render_prompt(task, request.control, request.context, request.prefix)
-    return prompt, manifest.render_header(task, request.control, request.context)
+    return manifest.render_prompt_and_header(task, request.control, request.context, request.prefix)
 
 
 def generate_samples(

@@ -174,11 +174,8 @@ class GenerationService:
             prefix = clean(request.prefix).lstrip().rstrip(" ")
             task, control, context = request.task, request.control, clean(request.context)
             background, note = clean(request.background), clean(request.note)
-            prompt = manifest.render_prompt(
+            prompt, header = manifest.render_prompt_and_header(
                 task, control, context, prefix, background=background, note=note
-            )
-            header = manifest.render_header(
-                task, control, context, background=background, note=note
             )
             ids, pinned = await asyncio.to_thread(self._tokenize_prompt, resident, prompt, header)
             self._check_prompt_fits(resident, ids, "context")

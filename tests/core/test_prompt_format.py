@@ -10,8 +10,8 @@ from core.prompt_format import (
     PromptStyle,
     neutralise,
     render_example,
-    render_header,
     render_prompt,
+    render_prompt_and_header,
 )
 
 
@@ -185,8 +185,12 @@ def test_the_header_that_stays_when_a_window_slides_starts_the_prompt(
     task_control, style, context, background
 ):
     task, control = task_control
-    header = render_header(task, control, context, style=style, background=background)
-    prompt = render_prompt(task, control, context, "Then", style=style, background=background)
+    prompt, header = render_prompt_and_header(
+        task, control, context, "Then", style=style, background=background
+    )
+    assert prompt == render_prompt(
+        task, control, context, "Then", style=style, background=background
+    )
     assert prompt.startswith(header)
     assert header or (style is PromptStyle.PLAIN and task is Task.CONTINUE and control is None)
     assert not header.endswith(" "), "the header must end on a token boundary"

@@ -50,7 +50,7 @@ def test_a_long_sample_keeps_the_prompts_header_as_the_server_does(
     loaded.model.generate = recording
     # A writing prompt longer than half the window: it slides too, as on the server.
     prompt = "A knock at the door. " * 8
-    header = loaded.manifest.render_header(Task.STORY, Genre.HORROR, prompt)
+    _, header = loaded.manifest.render_prompt_and_header(Task.STORY, Genre.HORROR, prompt)
     header_ids = loaded.tokenizer(header, add_special_tokens=False)["input_ids"]
     assert window // 2 < len(header_ids) < window
     request = SampleRequest(

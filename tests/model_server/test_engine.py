@@ -139,8 +139,9 @@ async def test_a_long_answer_keeps_its_header_when_it_slides(
     make_engine, tiny_weights, tiny_manifest
 ):
     tokenizer = tiny_weights.tokenizer
-    header = tiny_manifest.render_header(Task.STORY, Genre.HORROR, "A knock at the door")
-    prompt = tiny_manifest.render_prompt(Task.STORY, Genre.HORROR, "A knock at the door", "Then")
+    prompt, header = tiny_manifest.render_prompt_and_header(
+        Task.STORY, Genre.HORROR, "A knock at the door", "Then"
+    )
     header_ids = tokenizer(header, add_special_tokens=False)["input_ids"]
     ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     assert ids[: len(header_ids)] == tuple(header_ids) and len(ids) > len(header_ids)

@@ -62,8 +62,9 @@ async def test_a_long_answer_keeps_the_prompts_header_as_it_slides(
     assert response.json()["candidates"][0]["tokens"] == LONG
     task, genre = Task(body["task"]), Genre(body["genre"])
     background = body.get("background", "")
-    header = manifest.render_header(task, genre, body["context"], background=background)
-    prompt = manifest.render_prompt(task, genre, body["context"], background=background)
+    prompt, header = manifest.render_prompt_and_header(
+        task, genre, body["context"], background=background
+    )
     header_ids = tokenizer(header, add_special_tokens=False)["input_ids"]
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     assert prompt_ids[: len(header_ids)] == header_ids, "the header ends on a token boundary"
