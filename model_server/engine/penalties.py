@@ -31,10 +31,17 @@ def phrase_bias(
 
 
 def _holds(generated: list[int], ids: tuple[int, ...]) -> bool:
-    size = len(ids)
-    return any(
-        tuple(generated[start : start + size]) == ids for start in range(len(generated) - size + 1)
-    )
+    """generated has ids as a run; list.index finds the candidate starts (this runs for every
+    row at every step)."""
+    wanted, start = list(ids), 0
+    while True:
+        try:
+            start = generated.index(ids[0], start)
+        except ValueError:
+            return False
+        if generated[start : start + len(ids)] == wanted:
+            return True
+        start += 1
 
 
 def repetition_penalty(scores: torch.Tensor, context: list[int], penalty: float) -> None:
