@@ -178,6 +178,7 @@ class StoryParts:
             n=n,
             background=fitted.background,
             note=fitted.note,
+            lore_names=[entry.name for entry in fitted.lore.included],
         )
         return Continuation(request, notice)
 

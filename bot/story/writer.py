@@ -3,6 +3,7 @@ nothing, and (where the server moderates) regenerated while it writes blocked wo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.group.moderation import DEFAULT_ATTEMPTS, Moderator
@@ -10,7 +11,6 @@ from bot.model_client import ModelClient, ModelError
 from bot.story.presets import preset_named
 from bot.story.values import EffectiveSettings, OnText, OutputWithheld
 from core.controls import Emotion, Genre, Task
-from core.prompt_format import lore_names
 from core.protocol import GenerateRequest, GenerateResponse, StreamChunk
 
 # A sampled answer can end before its first word; that is chance, so the model is asked again
@@ -38,10 +38,12 @@ def make_request(
     n: int = 1,
     background: str = "",
     note: str = "",
+    lore_names: Sequence[str] = (),
 ) -> GenerateRequest:
     """background (memory, lore) and note go apart from the story text: the server places them
-    where its model uses them. Every passage but a joke ends on a complete sentence. The
-    samplers are the settings' preset's for this task."""
+    where its model uses them; a continuation leans toward the names of the lore entries in it
+    (lore_names). Every passage but a joke ends on a complete sentence. The samplers are the
+    settings' preset's for this task."""
     samplers = preset_named(settings.preset).for_task(task)
     max_new_tokens = settings.max_new_tokens
     if task is Task.PROMPT:
@@ -65,15 +67,15 @@ def make_request(
         frequency_penalty=samplers.frequency_penalty,
         presence_penalty=samplers.presence_penalty,
         dry_multiplier=samplers.dry_multiplier,
-        phrase_bias=lore_phrase_bias(background) if task is Task.CONTINUE else {},
+        phrase_bias=lore_phrase_bias(lore_names) if task is Task.CONTINUE else {},
     )
 
 
-def lore_phrase_bias(background: str) -> dict[str, float]:
-    """A phrase bias toward the name of each lore entry in the background, without a leading
-    article: leaning toward "The" would tilt every sentence, not the story toward the lore."""
+def lore_phrase_bias(lore_names: Sequence[str]) -> dict[str, float]:
+    """A phrase bias toward each lore entry's name, without a leading article: leaning toward
+    "The" would tilt every sentence, not the story toward the lore."""
     phrases = {}
-    for name in lore_names(background):
+    for name in lore_names:
         words = name.split()
         while len(words) > 1 and words[0].lower() in _ARTICLES:
             words.pop(0)
