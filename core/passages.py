@@ -33,6 +33,8 @@ _LABEL = re.compile(
 # A sentence end: . ! ? or … with any closing quotes or brackets after it.
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*]*(?=\s|$)""")
 _CLOSERS = "\"'”’)]*"
+# A sentence end at the very end of a growing text may not be one yet: "fii." can go on as "fii.m".
+_PROVISIONAL_END = re.compile(rf"\S*[.!?…][{re.escape(_CLOSERS)}]*$")
 
 # A line that turns a story passage into a list, a glossary or notes: "1. ...", "- ...",
 # "Loyalty: ..." (a label of one to three capitalised words), or a heading line such as
@@ -65,6 +67,12 @@ def strip_labels(text: str) -> str:
 def sentence_ends(text: str) -> list[int]:
     """Positions just after each sentence end in text."""
     return [match.end() for match in _SENTENCE_END.finditer(text)]
+
+
+def settled(growing: str) -> str:
+    """A text still being written, without its last word when that ends like a sentence: what
+    follows decides whether it does."""
+    return _PROVISIONAL_END.sub("", growing)
 
 
 def ends_mid_sentence(text: str) -> bool:

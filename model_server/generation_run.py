@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.passages import Shaping, sentence_ends
+from core.passages import Shaping, sentence_ends, settled
 from model_server.engine.base import RequestHandle, RowFinished, TextDelta
 from model_server.registry import Resident
 
@@ -84,9 +83,6 @@ class GenerationRun:
                 task.cancel()
 
 
-_PROVISIONAL_END = re.compile(r"\S*[.!?…][\"'”’)\]*]*$")
-
-
 @dataclass
 class SteadyStream:
     """The part of one streamed answer that shaping can no longer take back.
@@ -102,11 +98,10 @@ class SteadyStream:
     def add(self, delta: str) -> str:
         """The text that may be shown now, beyond what was shown already."""
         self.raw += delta
-        # A sentence end at the very end may not be one yet: "fii." can go on as "fii.m".
-        settled = _PROVISIONAL_END.sub("", self.raw)
-        if not sentence_ends(settled) and "\n" not in settled.strip():
+        text = settled(self.raw)
+        if not sentence_ends(text) and "\n" not in text.strip():
             return ""  # a label or a first sentence still forming: nothing is settled yet
-        steady = self.shaping.shape(settled, cut_by_length=True)
+        steady = self.shaping.shape(text, cut_by_length=True)
         return self._grow_to(steady)
 
     def finish(self, final: str) -> str:
