@@ -1,6 +1,7 @@
 """The checkpoints the server knows and the ones it has loaded.
 
-Loading runs in a worker thread, so the server keeps answering. A request holds a lease on the
+Loading runs in a worker thread of its own that ends with the load (run_on_passing_thread), so
+the server keeps answering. A request holds a lease on the
 checkpoint it runs on: a swap or an eviction never pulls a model from under a request in flight;
 the old model is unloaded when its last lease ends. A folder that fails to load (corrupt or half
 written) is refused with its problem, and whatever was serving keeps serving.
@@ -14,10 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from core.errors import CampfireError, CheckpointError
 from core.fingerprint import TrainingFingerprint
@@ -30,6 +33,23 @@ from model_server.quantization import LoadedWeights, QuantizationError, load_wei
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[LoadedWeights, CheckpointManifest], Engine]
+_T = TypeVar("_T")
+
+
+async def run_on_passing_thread(work: Callable[[], _T]) -> _T:
+    """work() on a new thread that ends with it.
+
+    torch's OpenMP workers live as long as the thread whose parallel op started them. Once a
+    process holds more of them than it has CPUs, libgomp stops spinning between parallel regions,
+    and every small op of the engine's decode steps pays a wake-up: a loader thread left alive
+    with its workers made one request's bf16 decoding 2.4x slower on two cores
+    (tests/model_server/test_checkpoints.py).
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="campfire-load")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, work)
+    finally:
+        pool.shutdown(wait=False)
 
 
 class UnknownCheckpointError(CampfireError):
@@ -160,7 +180,7 @@ class CheckpointRegistry:
         async with self._lock:
             resident = self._resident.get(name)
             if resident is None:
-                resident = await asyncio.to_thread(self._load_blocking, name)
+                resident = await run_on_passing_thread(lambda: self._load_blocking(name))
                 self._resident[name] = resident
             self.admitted.add(name)
             previous = self.default

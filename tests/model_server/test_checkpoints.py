@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from pathlib import Path
 
 import httpx
 
 from core.controls import Task
 from core.fingerprint import TrainingFingerprint
-from core.manifest import read_manifest, write_manifest
+from core.manifest import CheckpointManifest, read_manifest, write_manifest
+from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
+from model_server.quantization import LoadedWeights
 from tests.serving import serve_app, tiny_settings
 
 STORY = {"task": "story", "genre": "horror", "context": "A knock at the door"}
@@ -185,3 +188,27 @@ async def test_candidates_copying_the_training_text_are_flagged(checkpoints_dir:
         other = (await http.post(f"{url}/v1/generate", json={**body, "seed": 22})).json()
     assert same["text"] == text and same["copied_from_training"] is True
     assert other["candidates"][0]["copied_from_training"] is False
+
+
+async def test_a_checkpoint_loads_on_a_thread_that_ends_with_the_load(checkpoints_dir: Path):
+    """torch's OpenMP workers live as long as the thread that started them; a loader thread
+    left alive with its workers slowed the engine's small decode steps (libgomp stops spinning
+    once the process holds more workers than CPUs)."""
+    loaders: list[threading.Thread] = []
+
+    def engines(weights: LoadedWeights, manifest: CheckpointManifest) -> MicroBatchEngine:
+        loaders.append(threading.current_thread())
+        config = EngineConfig(
+            context_window=manifest.context_window, end_marker=manifest.end_marker
+        )
+        return MicroBatchEngine(weights.model, weights.tokenizer, config)
+
+    async with serve_app(tiny_settings(checkpoints_dir), engine_factory=engines) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            loaded = await http.post("/v1/checkpoints/load", json={"name": "tiny-chat"})
+            assert loaded.status_code == 200, loaded.text
+        assert len(loaders) == 2
+        for loader in loaders:
+            assert loader is not threading.main_thread()
+            loader.join(timeout=10)
+            assert not loader.is_alive(), "the thread that loaded the checkpoint lives on"
