@@ -3,6 +3,7 @@
     python -m bench.peers                      # the default SmolLM2 checkpoint in checkpoints/
     python -m bench.peers --quick              # 1 and 4 clients, 16 tokens: a smoke run
     python -m bench.peers --quant bf16         # every server in bf16 (a CPU with bf16 or CUDA)
+    python -m bench.peers --quant bf16-int4 --peer-dtype float32   # each in its own best
 
 Serves the same checkpoint folder three ways, one after another in one run: `campfire-server`,
 `transformers serve` and `transformers serve --continuous-batching`. Each gets the same
@@ -64,6 +65,7 @@ class PeersReport:
     transformers_version: str
     max_tokens: int
     quant: str = "none"
+    peer_dtype: str = "float32"  # transformers serve's --dtype
     levels: list[PeerLevel] = field(default_factory=list)
     # "campfire/transformers@16": Campfire's tokens/s over the peer's at that many clients.
     ratios: dict[str, float] = field(default_factory=dict)
@@ -82,8 +84,9 @@ def peer_venv(venv: Path, version: str) -> Path:
     return command
 
 
-# campfire-server's --quant -> transformers serve's --dtype, so both compute in one precision.
-PEER_DTYPES = {"none": "float32", "bf16": "bfloat16", "fp16": "float16"}
+# campfire-server's --quant -> transformers serve's --dtype, so both compute in one precision
+# (bf16-int4 computes in bf16; transformers serve has no packed 4-bit CPU weights).
+PEER_DTYPES = {"none": "float32", "bf16": "bfloat16", "fp16": "float16", "bf16-int4": "bfloat16"}
 
 
 def start_transformers_serve(
@@ -155,7 +158,7 @@ def run_peer(peer: str, args: argparse.Namespace, command: Path | None) -> list[
         process, model = start_server(args, port), args.checkpoint
     else:
         assert command is not None
-        dtype = PEER_DTYPES.get(args.quant)
+        dtype = args.peer_dtype or PEER_DTYPES.get(args.quant)
         if dtype is None:
             raise SystemExit(f"--quant {args.quant}: transformers serve has no such precision")
         continuous = peer == "transformers-cb"
@@ -221,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--peers", default=",".join(PEERS), help=f"any of {', '.join(PEERS)}")
     parser.add_argument("--venv", type=Path, default=Path(".cache/peers-venv"))
+    parser.add_argument(
+        "--peer-dtype", help="transformers serve's --dtype (default: the one --quant computes in)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 and 4 clients, 16 tokens: smoke")
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.clients.split(",")]
@@ -242,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         transformers_version=transformers.__version__,
         max_tokens=args.max_tokens,
         quant=args.quant,
+        peer_dtype=args.peer_dtype or PEER_DTYPES.get(args.quant, ""),
     )
     for peer in peers:
         report.levels.extend(run_peer(peer, args, command))
@@ -249,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ratio in report.ratios.items():
         print(f"{name}: x{ratio:.2f}")
     suffix = "" if args.quant == "none" else f"-{args.quant}"
+    suffix += f"-peers-{args.peer_dtype}" if args.peer_dtype else ""
     write_report(args.out / f"peers-{args.checkpoint}{suffix}", report, plot)
     return 0
 

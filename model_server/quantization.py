@@ -3,9 +3,10 @@
 Modes: none (fp32); fp16 (CUDA only); bf16 (CUDA, or a CPU with native bf16 instructions such as
 AVX512-BF16 or AMX, where batched decoding runs about 1.7x faster than fp32); int8/nf4
 (bitsandbytes; meant for CUDA, also runs on a CPU, slowly); dynamic-int8 (torch's dynamic
-quantization of every Linear, CPU only). GPT-2 uses transformers' Conv1D (a Linear with its weight
-transposed) instead of nn.Linear, so dynamic-int8 first swaps each Conv1D for an equivalent
-nn.Linear, or nothing would be quantized.
+quantization of every Linear, CPU only); bf16-int4 (bf16 plus a 4-bit copy of the weights for
+steps of a few rows, CPU with bf16 only: the fastest single-request decoding; packed_weights.py).
+GPT-2 uses transformers' Conv1D (a Linear with its weight transposed) instead of nn.Linear, so
+dynamic-int8 and bf16-int4 first swap each Conv1D for an equivalent nn.Linear.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.errors import CampfireError
 if TYPE_CHECKING:
     from torch import nn
 
-QUANT_MODES = ("none", "fp16", "bf16", "int8", "nf4", "dynamic-int8")
+QUANT_MODES = ("none", "fp16", "bf16", "int8", "nf4", "dynamic-int8", "bf16-int4")
 
 
 class QuantizationError(CampfireError):
@@ -94,6 +95,16 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     return quantized
 
 
+def pack_int4_weights(model: nn.Module) -> nn.Module:
+    """A 4-bit copy of every Linear's weight for small steps (Conv1D swapped first; the output
+    head's copy is int8)."""
+    from model_server.packed_weights import pack_weights
+
+    conv1d_to_linear(model)
+    pack_weights(model)
+    return model
+
+
 def _bitsandbytes_config(quant: str, device: str) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
@@ -116,14 +127,14 @@ def check_mode(device: str, quant: str) -> str:
             "quant fp16 needs a CUDA GPU (half precision is slow and lossy on a CPU); "
             "use none, bf16 (on a CPU with bf16 instructions) or dynamic-int8 on a CPU"
         )
-    if quant == "bf16" and target == "cpu" and not cpu_has_bf16():
+    if quant in ("bf16", "bf16-int4") and target == "cpu" and not cpu_has_bf16():
         raise QuantizationError(
-            "quant bf16 on a CPU needs native bf16 instructions (AVX512-BF16 or AMX), which this "
-            "CPU lacks; use none or dynamic-int8"
+            f"quant {quant} on a CPU needs native bf16 instructions (AVX512-BF16 or AMX), which "
+            "this CPU lacks; use none or dynamic-int8"
         )
-    if quant == "dynamic-int8" and target != "cpu":
+    if quant in ("dynamic-int8", "bf16-int4") and target != "cpu":
         raise QuantizationError(
-            "quant dynamic-int8 runs on the CPU only; on CUDA use fp16, bf16, int8 or nf4"
+            f"quant {quant} runs on the CPU only; on CUDA use fp16, bf16, int8 or nf4"
         )
     if quant in ("int8", "nf4") and importlib.util.find_spec("bitsandbytes") is None:
         raise QuantizationError(
@@ -164,11 +175,15 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
             )
         dtype_name = quant
     else:
-        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(quant, torch.float32)
+        half = {"fp16": torch.float16, "bf16": torch.bfloat16, "bf16-int4": torch.bfloat16}
+        dtype = half.get(quant, torch.float32)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         if quant == "dynamic-int8":
             model = quantize_dynamic_int8(model)
             dtype_name = "qint8"
+        elif quant == "bf16-int4":
+            model = pack_int4_weights(model)
+            dtype_name = "bfloat16+int4"
         else:
             model = model.to(target)
             dtype_name = str(dtype).removeprefix("torch.")

@@ -1,4 +1,5 @@
-"""Quantized loading on the CPU: dynamic int8 (after the Conv1D swap) and bitsandbytes int8/nf4."""
+"""Quantized loading on the CPU: dynamic int8 (after the Conv1D swap), bf16, bf16 with packed
+int4 copies, and bitsandbytes int8/nf4."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.manifest import CheckpointManifest
 from model_server import quantization
 from model_server.engine import EngineRequest, RowParams
 from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
+from model_server.packed_weights import SMALL_STEP
 from model_server.quantization import (
     LoadedWeights,
     QuantizationError,
@@ -102,20 +104,23 @@ def test_the_cpus_bf16_instructions_are_read_from_its_flags(tmp_path: Path):
     assert not cpu_has_bf16(tmp_path / "missing")
 
 
-def test_bf16_on_a_cpu_without_bf16_instructions_is_refused(tiny_checkpoint, monkeypatch):
+@pytest.mark.parametrize("mode", ["bf16", "bf16-int4"])
+def test_bf16_on_a_cpu_without_bf16_instructions_is_refused(mode, tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(quantization, "cpu_has_bf16", lambda: False)
-    with pytest.raises(QuantizationError, match="needs native bf16 instructions"):
-        load_weights(tiny_checkpoint, "cpu", "bf16")
+    with pytest.raises(QuantizationError, match=f"quant {mode} on a CPU needs native bf16"):
+        load_weights(tiny_checkpoint, "cpu", mode)
 
 
+@pytest.mark.parametrize(("mode", "dtype"), [("bf16", "bfloat16"), ("bf16-int4", "bfloat16+int4")])
 async def test_bf16_on_a_bf16_cpu_keeps_the_logits_and_generates(
-    tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
+    mode, dtype, tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
 ):
     if not cpu_has_bf16():
         pytest.skip("this CPU has no bf16 instructions")
-    weights = load_weights(tiny_checkpoint, "cpu", "bf16")
-    assert weights.dtype == "bfloat16" and weights.device == "cpu"
-    assert close_logits(weights, tiny_weights, sample_ids) > 0.99
+    weights = load_weights(tiny_checkpoint, "cpu", mode)
+    assert weights.dtype == dtype and weights.device == "cpu"
+    few = sample_ids[:, :SMALL_STEP]  # a small step: bf16-int4 answers with its packed copies
+    assert close_logits(weights, tiny_weights, few) > 0.98
     await generate_some(weights, tiny_manifest)
 
 
