@@ -129,7 +129,8 @@ def pack_weights(model: nn.Module) -> PackedCounts:
     output head and shapes the int4 kernel refuses. The head's bf16 weight stays as it is,
     shared with the input embedding when tied: oneDNN's layout gains little on a matrix that
     size (~10 % at 16 rows), less than a second copy of it costs."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    output_embeddings = getattr(model, "get_output_embeddings", None)  # a transformers model's
+    head = output_embeddings() if callable(output_embeddings) else None
     kinds: list[type[PackedLinear] | None] = []
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
