@@ -26,7 +26,8 @@ _LABEL = re.compile(
       | \[(?:wp|response|story|continuation|poem|title)\][ \t]*\n?
       | (?:sure|certainly|okay|of\s+course)[!,.][^\n]{0,80}?(?::|\n)
       | (?:consider|imagine|picture)\s+this\s*:[ \t]*\n?
-      | here(?:'s|\s+is|\s+are)\s[^\n:]{0,60}:[ \t]*\n?
+      | here(?:['’]s|\s+is|\s+are)\s[^\n:]{0,60}:[ \t]*\n?
+      | let(?:['’]s|\s+us)\s+(?:start|begin|try|go|write)\b[^\n:]{0,60}:[ \t]*\n?
     )""",
     re.IGNORECASE | re.VERBOSE,
 )

@@ -115,8 +115,17 @@ def test_a_poem_loses_the_remark_it_ends_with():
     assert whole_lines(poem, cut_by_length=True) == "The flame burned through the glass."
 
 
-def test_a_lead_in_is_a_label():
-    assert strip_labels('Consider this: "A city that forgets." A girl remembers.').startswith('"A')
+@pytest.mark.parametrize(
+    "lead_in",
+    [
+        "Consider this: ",
+        "Let’s start with something unique: ",  # a curly apostrophe, as the model writes it
+        "Let's begin with a twist:\n",
+        "Here’s one for you: ",
+    ],
+)
+def test_a_lead_in_is_a_label(lead_in):
+    assert strip_labels(lead_in + '"A city that forgets." A girl remembers.').startswith('"A')
 
 
 def test_a_prompt_loses_the_hashtags_it_ends_with():
