@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_CHECKPOINT_NAME = "smollm2-135m-instruct"
 
 Device = Literal["auto", "cpu", "cuda"]
-Quant = Literal["none", "int8", "nf4", "dynamic-int8", "fp16", "bf16", "bf16-int4"]
+Quant = Literal["auto", "none", "int8", "nf4", "dynamic-int8", "fp16", "bf16", "bf16-int4"]
 
 
 class ServerSettings(BaseSettings):
@@ -24,7 +24,7 @@ class ServerSettings(BaseSettings):
     checkpoints: Path = Field(Path("checkpoints"), description="folder of checkpoint folders")
     checkpoint: str = Field(DEFAULT_CHECKPOINT_NAME, description="checkpoint served by default")
     device: Device = "auto"
-    quant: Quant = "none"
+    quant: Quant = "auto"
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
     api_key: SecretStr | None = None

@@ -125,6 +125,8 @@ def server_command(port: int, checkpoints: Path, checkpoint: str) -> list[str]:
         checkpoint,
         "--device",
         "cpu",
+        "--quant",
+        "none",  # exact fp32, whatever the CPU (the default, auto, depends on it)
     ]
 
 

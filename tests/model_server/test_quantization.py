@@ -13,13 +13,14 @@ from core.manifest import CheckpointManifest
 from model_server import quantization
 from model_server.engine import EngineRequest, RowParams
 from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
-from model_server.packed_weights import SMALL_STEP
+from model_server.packed_weights import SMALL_STEP, PackedLinear
 from model_server.quantization import (
     LoadedWeights,
     QuantizationError,
     conv1d_to_linear,
     cpu_has_bf16,
     load_weights,
+    resolve_quant,
 )
 
 
@@ -135,3 +136,21 @@ async def test_cuda_modes_generate(mode, tiny_checkpoint, tiny_manifest):
     weights = load_weights(tiny_checkpoint, "cuda", mode)
     assert weights.device == "cuda"
     await generate_some(weights, tiny_manifest)
+
+
+@pytest.mark.parametrize(("has_bf16", "resolved"), [(True, "bf16-int4"), (False, "none")])
+def test_auto_picks_bf16_int4_on_a_cpu_with_bf16_and_fp32_elsewhere(
+    has_bf16, resolved, tiny_checkpoint, monkeypatch
+):
+    monkeypatch.setattr(quantization, "cpu_has_bf16", lambda: has_bf16)
+    weights = load_weights(tiny_checkpoint, "cpu", "auto")
+    assert weights.quant == resolved
+    assert any(isinstance(m, PackedLinear) for m in weights.model.modules()) == has_bf16
+    assert resolve_quant("cuda", "auto") == "none"
+    assert resolve_quant("cpu", "dynamic-int8") == "dynamic-int8"
+
+
+def test_the_server_defaults_to_auto():
+    from model_server.settings import ServerSettings
+
+    assert ServerSettings(_env_file=None).quant == "auto"  # type: ignore[call-arg]
