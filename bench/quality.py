@@ -339,8 +339,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.style != "manifest":
             folder = restyled(folder, PromptStyle(args.style), root / "checkpoints")
         env = {"CAMPFIRE_API_KEY": "", "CAMPFIRE_ADMIN_KEY": "", "CAMPFIRE_MAX_NEW_TOKENS": "2000"}
-        env["CAMPFIRE_QUANT"] = args.quant
-        with run_server_process(folder.parent, folder.name, env=env, timeout=600) as url:
+        quant = ["--quant", args.quant]
+        with run_server_process(
+            folder.parent, folder.name, extra_args=quant, env=env, timeout=600
+        ) as url:
             ours = asyncio.run(
                 bot_samples(
                     url,
@@ -385,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=len(PROMPT_TOPICS))
     parser.add_argument("--poems", type=int, default=len(POEM_EMOTIONS))
     parser.add_argument("--max-new-tokens", type=int, default=120)
-    parser.add_argument("--quant", default="none", help="campfire-server's --quant")
+    parser.add_argument("--quant", default="auto", help="campfire-server's --quant")
     parser.add_argument("--quick", action="store_true", help="1 story, 1 turn, 1 prompt, 1 poem")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
@@ -395,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"quality-{args.checkpoint}-{args.style}"
-    stem += "" if args.quant == "none" else f"-{args.quant}"
+    stem += "" if args.quant == "auto" else f"-{args.quant}"
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.out / f"{stem}.png")
     for way, values in report["figures"].items():

@@ -45,6 +45,15 @@ _LIST_LINE = re.compile(
     r"|[A-Z][\w'’]*(?:[ \t][\w'’]+){0,3}:[ \t]*$)",
     re.MULTILINE,
 )
+# Where a line without a sentence end still leads on to the next: "Dear Mara,", "She said:".
+_LEADS_ON = (",", ";", ":", "—", "–", "-", "(")
+_OPENING_QUOTES = ('"', "“", "'", "‘")
+# The model turning to the reader at the end, as an assistant does.
+_TO_THE_READER = re.compile(
+    r"(?:i\s+hope\s+you|let\s+me\s+know|feel\s+free\s+to|here(?:['’]s|\s+is)\s+(?:the|a|my)\b"
+    r"|i\s+hope\s+this|thank\s+you\s+for\s+reading)",
+    re.IGNORECASE,
+)
 # A label in the middle of a line, where a prompt runs on into a story.
 _LABEL_INSIDE = re.compile(r"\s(?:story|prompt|response|answer|continuation)\s*:", re.IGNORECASE)
 
@@ -143,10 +152,34 @@ def is_prose(text: str) -> bool:
     return _LIST_LINE.search(text) is None
 
 
-def without_list_lines(text: str) -> str:
-    """text without the lines that make it a list, a glossary or notes; its prose stays."""
-    kept = "\n".join(line for line in text.split("\n") if not _LIST_LINE.match(line))
-    return re.sub(r"\n{3,}", "\n\n", kept).strip()
+def is_heading(line: str) -> bool:
+    """A line of prose that holds no sentence and does not lead on to the next one: a title or
+    a note's heading ("Chapter Two", "Author's Note", "Subsection 1.4", "Possible ending")."""
+    line = line.strip()
+    return (
+        bool(line)
+        and not sentence_ends(line)
+        and not line.endswith(_LEADS_ON)
+        and not line.startswith(_OPENING_QUOTES)
+    )
+
+
+def without_list_lines(text: str, *, last_line_done: bool = False) -> str:
+    """text without the lines that make it a list, a glossary, notes or headings, and without a
+    last paragraph that talks to the reader ("I hope you enjoyed..."); its prose stays. The last
+    line is judged as a heading only once it is done (the answer ended there)."""
+    lines = text.split("\n")
+    kept = [
+        line
+        for index, line in enumerate(lines)
+        if not _LIST_LINE.match(line)
+        and not ((index < len(lines) - 1 or last_line_done) and is_heading(line))
+    ]
+    prose = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    paragraphs = prose.rsplit("\n", 1)
+    if len(paragraphs) == 2 and _TO_THE_READER.match(paragraphs[1].strip()):
+        prose = paragraphs[0].rstrip()
+    return prose
 
 
 @dataclass(frozen=True)
@@ -188,7 +221,7 @@ def shape_answer(
     if labelled:
         text = strip_labels(text)
     if prose_only:
-        text = without_list_lines(text)
+        text = without_list_lines(text, last_line_done=not cut_by_length)
     if task is Task.PROMPT:
         return one_prompt(text)
     if task is Task.POEM:

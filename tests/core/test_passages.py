@@ -12,6 +12,7 @@ from core.passages import (
     strip_labels,
     trim_incomplete_sentence,
     whole_lines,
+    without_list_lines,
 )
 
 
@@ -196,3 +197,38 @@ def test_a_story_with_lists_or_speaker_labels_may_go_on_with_them():
             "Mara: Then open the door."
         )
     assert not Shaping.for_request(Task.POEM, "Joy", prefix="").prose_only, "verse may list"
+
+
+def prose(text: str, *, cut_by_length: bool = False) -> str:
+    return shape_answer(Task.CONTINUE, text, cut_by_length=cut_by_length, prose_only=True)
+
+
+def test_a_prose_passage_loses_its_headings():
+    text = "Chapter Two\nMara lit the lamp.\n\nAuthor's Note\nSubsection 1.4\nShe slept."
+    assert prose(text) == "Mara lit the lamp.\n\nShe slept."
+
+
+def test_an_answer_of_headings_only_is_empty_so_the_bot_asks_again():
+    text = "A continuation of a short story\nAn ending to a story\n\nPossible ending"
+    assert prose(text) == ""
+
+
+def test_the_last_line_is_a_heading_only_once_the_answer_ended_there():
+    assert prose("Mara lit the lamp.\nPossible ending") == "Mara lit the lamp."
+    growing = "Mara lit the lamp.\nThe night"  # still being written: it may become a sentence
+    assert without_list_lines(growing) == growing
+
+
+@pytest.mark.parametrize(
+    "line", ["Dear Mara,", "and then;", '"Run"', "“Who is there”", "It went on —"]
+)
+def test_lines_that_lead_on_or_speak_are_not_headings(line):
+    text = f"Mara lit the lamp.\n{line}\nThe door opened."
+    assert prose(text) == text
+
+
+def test_a_last_paragraph_that_talks_to_the_reader_is_dropped():
+    text = "Mara lit the lamp.\n\nI hope you enjoyed this story! Let me know what happens next."
+    assert prose(text) == "Mara lit the lamp."
+    told = 'Mara lit the lamp.\n\n"I hope you are cold," she said. The door opened.'
+    assert prose(told) == told
