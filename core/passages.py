@@ -166,16 +166,22 @@ def is_heading(line: str) -> bool:
 
 def without_list_lines(text: str, *, last_line_done: bool = False) -> str:
     """text without the lines that make it a list, a glossary, notes or headings, and without a
-    last paragraph that talks to the reader ("I hope you enjoyed..."); its prose stays. The last
-    line is judged as a heading only once it is done (the answer ended there)."""
+    last paragraph that talks to the reader ("I hope you enjoyed..."); its prose stays, and
+    nothing when headings were all it had. The last line is judged as a heading only once it is
+    done (the answer ended there)."""
     lines = text.split("\n")
+    headings = [
+        (index < len(lines) - 1 or last_line_done) and is_heading(line)
+        for index, line in enumerate(lines)
+    ]
     kept = [
         line
-        for index, line in enumerate(lines)
-        if not _LIST_LINE.match(line)
-        and not ((index < len(lines) - 1 or last_line_done) and is_heading(line))
+        for line, heading in zip(lines, headings, strict=True)
+        if not heading and not _LIST_LINE.match(line)
     ]
     prose = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    if any(headings) and not sentence_ends(prose):
+        return ""  # notes under headings, no sentence of prose among them
     paragraphs = prose.rsplit("\n", 1)
     if len(paragraphs) == 2 and _TO_THE_READER.match(paragraphs[1].strip()):
         prose = paragraphs[0].rstrip()

@@ -124,27 +124,55 @@ class PackedCounts:
     kept: int  # Linears neither kernel takes
 
 
-def pack_weights(model: nn.Module) -> PackedCounts:
-    """Give every nn.Linear of model (on the CPU) a packed copy: Int4Linear, or Int8Linear for the
-    output head and shapes the int4 kernel refuses. The head's bf16 weight stays as it is,
-    shared with the input embedding when tied: oneDNN's layout gains little on a matrix that
-    size (~10 % at 16 rows), less than a second copy of it costs."""
-    output_embeddings = getattr(model, "get_output_embeddings", None)  # a transformers model's
-    head = output_embeddings() if callable(output_embeddings) else None
+def pack_weights(model: nn.Module, bits: int = 4) -> PackedCounts:
+    """Give every nn.Linear of model (on the CPU) a packed copy: with bits=4, Int4Linear, or
+    Int8Linear for the output head and shapes the int4 kernel refuses; with bits=8, Int8Linear.
+    The head's bf16 weight stays as it is, shared with the input embedding when tied: oneDNN's
+    layout gains little on a matrix that size (~10 % at 16 rows), less than a second copy costs."""
+    head = _output_head(model)
     kinds: list[type[PackedLinear] | None] = []
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if not isinstance(child, nn.Linear):
-                continue
-            kind = _packing_for(child, is_head=child is head)
-            kinds.append(kind)
-            if kind is None:
-                continue
+    for parent, name, child in _linears(model):
+        kind = _packing_for(child, int4=bits == 4 and child is not head)
+        kinds.append(kind)
+        if kind is not None:
             setattr(parent, name, kind(child, shared=child is head))
     return PackedCounts(kinds.count(Int4Linear), kinds.count(Int8Linear), kinds.count(None))
 
 
-def _packing_for(linear: nn.Linear, is_head: bool) -> type[PackedLinear] | None:
-    if not is_head and fits_int4(linear):
+def int4_is_exact(model: nn.Module) -> bool:
+    """Whether every weight an int4 copy would be made of already lies on a 4-bit grid of
+    groups of 32 (as a model made from a Q4_1 GGUF does), up to bf16's rounding: then
+    bits=4 loses nothing. A trained or fine-tuned model's weights do not."""
+    head = _output_head(model)
+    return all(
+        _on_int4_grid(child.weight.detach())
+        for _, _, child in _linears(model)
+        if child is not head and fits_int4(child)
+    )
+
+
+def _on_int4_grid(weight: torch.Tensor, slack: float = 0.1) -> bool:
+    groups = weight.float().reshape(weight.shape[0], -1, GROUP)
+    low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
+    steps = (groups - low) / ((high - low) / 15).clamp(min=torch.finfo(torch.float32).tiny)
+    return bool(((steps - steps.round()).abs() <= slack).all())
+
+
+def _output_head(model: nn.Module) -> nn.Module | None:
+    output_embeddings = getattr(model, "get_output_embeddings", None)  # a transformers model's
+    return output_embeddings() if callable(output_embeddings) else None
+
+
+def _linears(model: nn.Module) -> list[tuple[nn.Module, str, nn.Linear]]:
+    return [
+        (parent, name, child)
+        for parent in list(model.modules())
+        for name, child in parent.named_children()
+        if isinstance(child, nn.Linear)
+    ]
+
+
+def _packing_for(linear: nn.Linear, int4: bool) -> type[PackedLinear] | None:
+    if int4 and fits_int4(linear):
         return Int4Linear
     return Int8Linear if fits_int8(linear) else None

@@ -1,13 +1,15 @@
 """Loading a checkpoint's weights on a device, optionally quantized.
 
-Modes: auto (bf16-int4 on a CPU with bf16 instructions, else none: the server's default);
+Modes: auto (the server's default: on a CPU with bf16 instructions bf16-int4 where 4 bits are
+exact for the checkpoint, else bf16-int8; none elsewhere);
 none (fp32); fp16 (CUDA only); bf16 (CUDA, or a CPU with native bf16 instructions such as
 AVX512-BF16 or AMX, where batched decoding runs about 1.7x faster than fp32); int8/nf4
 (bitsandbytes; meant for CUDA, also runs on a CPU, slowly); dynamic-int8 (torch's dynamic
 quantization of every Linear, CPU only); bf16-int4 (bf16 plus a 4-bit copy of the weights for
-steps of a few rows, CPU with bf16 only: the fastest single-request decoding; packed_weights.py).
-GPT-2 uses transformers' Conv1D (a Linear with its weight transposed) instead of nn.Linear, so
-dynamic-int8 and bf16-int4 first swap each Conv1D for an equivalent nn.Linear.
+steps of a few rows, CPU with bf16 only: the fastest single-request decoding; packed_weights.py);
+bf16-int8 (the same with 8-bit copies: near exact for any checkpoint). GPT-2 uses transformers'
+Conv1D (a Linear with its weight transposed) instead of nn.Linear, so dynamic-int8 and the packed
+modes first swap each Conv1D for an equivalent nn.Linear.
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ from core.errors import CampfireError
 if TYPE_CHECKING:
     from torch import nn
 
-QUANT_MODES = ("auto", "none", "fp16", "bf16", "int8", "nf4", "dynamic-int8", "bf16-int4")
+QUANT_MODES = (
+    "auto",
+    "none",
+    "fp16",
+    "bf16",
+    "int8",
+    "nf4",
+    "dynamic-int8",
+    "bf16-int4",
+    "bf16-int8",
+)
+PACKED_MODES = ("bf16-int4", "bf16-int8")
 
 
 class QuantizationError(CampfireError):
@@ -96,14 +109,17 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     return quantized
 
 
-def pack_int4_weights(model: nn.Module) -> nn.Module:
-    """A 4-bit copy of every Linear's weight for small steps (Conv1D swapped first; the output
-    head's copy is int8)."""
-    from model_server.packed_weights import pack_weights
+def add_packed_copies(model: nn.Module, quant: str, requested: str) -> str:
+    """Give every Linear a packed copy of its weight for small steps (Conv1D swapped first):
+    4-bit for bf16-int4 (the output head's is 8-bit), 8-bit for bf16-int8. Under auto, 4 bits
+    only where they are exact (a checkpoint made from a Q4 GGUF). Returns the mode used."""
+    from model_server.packed_weights import int4_is_exact, pack_weights
 
     conv1d_to_linear(model)
-    pack_weights(model)
-    return model
+    if requested == "auto" and quant == "bf16-int4" and not int4_is_exact(model):
+        quant = "bf16-int8"
+    pack_weights(model, bits=4 if quant == "bf16-int4" else 8)
+    return quant
 
 
 def _bitsandbytes_config(quant: str, device: str) -> Any:
@@ -128,12 +144,12 @@ def check_mode(device: str, quant: str) -> str:
             "quant fp16 needs a CUDA GPU (half precision is slow and lossy on a CPU); "
             "use none, bf16 (on a CPU with bf16 instructions) or dynamic-int8 on a CPU"
         )
-    if quant in ("bf16", "bf16-int4") and target == "cpu" and not cpu_has_bf16():
+    if quant in ("bf16", *PACKED_MODES) and target == "cpu" and not cpu_has_bf16():
         raise QuantizationError(
             f"quant {quant} on a CPU needs native bf16 instructions (AVX512-BF16 or AMX), which "
             "this CPU lacks; use none or dynamic-int8"
         )
-    if quant in ("dynamic-int8", "bf16-int4") and target != "cpu":
+    if quant in ("dynamic-int8", *PACKED_MODES) and target != "cpu":
         raise QuantizationError(
             f"quant {quant} runs on the CPU only; on CUDA use fp16, bf16, int8 or nf4"
         )
@@ -145,8 +161,9 @@ def check_mode(device: str, quant: str) -> str:
 
 
 def resolve_quant(target: str, quant: str) -> str:
-    """The mode auto stands for on this device: the fastest exact-enough one measured here
-    (bf16-int4 on a CPU with bf16 instructions), else none. Other modes stand for themselves."""
+    """The mode auto stands for on this device before the weights are seen: packed copies on a
+    CPU with bf16 instructions (bf16-int4, which add_packed_copies turns into bf16-int8 unless
+    4 bits are exact for the checkpoint), else none. Other modes stand for themselves."""
     if quant != "auto":
         return quant
     return "bf16-int4" if target == "cpu" and cpu_has_bf16() else "none"
@@ -171,7 +188,7 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = check_mode(device, quant)
-    quant = resolve_quant(target, quant)
+    requested, quant = quant, resolve_quant(target, quant)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model: Any
     if quant in ("int8", "nf4"):
@@ -185,15 +202,15 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
             )
         dtype_name = quant
     else:
-        half = {"fp16": torch.float16, "bf16": torch.bfloat16, "bf16-int4": torch.bfloat16}
-        dtype = half.get(quant, torch.float32)
+        half = {"fp16": torch.float16, "bf16": torch.bfloat16}
+        dtype = torch.bfloat16 if quant in PACKED_MODES else half.get(quant, torch.float32)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         if quant == "dynamic-int8":
             model = quantize_dynamic_int8(model)
             dtype_name = "qint8"
-        elif quant == "bf16-int4":
-            model = pack_int4_weights(model)
-            dtype_name = "bfloat16+int4"
+        elif quant in PACKED_MODES:
+            quant = add_packed_copies(model, quant, requested)
+            dtype_name = "bfloat16+" + quant.removeprefix("bf16-")
         else:
             model = model.to(target)
             dtype_name = str(dtype).removeprefix("torch.")

@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_CHECKPOINT_NAME = "smollm2-135m-instruct"
 
 Device = Literal["auto", "cpu", "cuda"]
-Quant = Literal["auto", "none", "int8", "nf4", "dynamic-int8", "fp16", "bf16", "bf16-int4"]
+Quant = Literal[
+    "auto", "none", "int8", "nf4", "dynamic-int8", "fp16", "bf16", "bf16-int4", "bf16-int8"
+]
 
 
 class ServerSettings(BaseSettings):

@@ -208,9 +208,10 @@ def test_a_prose_passage_loses_its_headings():
     assert prose(text) == "Mara lit the lamp.\n\nShe slept."
 
 
-def test_an_answer_of_headings_only_is_empty_so_the_bot_asks_again():
+@pytest.mark.parametrize("cut_by_length", [False, True])
+def test_an_answer_of_headings_only_is_empty_so_the_bot_asks_again(cut_by_length):
     text = "A continuation of a short story\nAn ending to a story\n\nPossible ending"
-    assert prose(text) == ""
+    assert prose(text, cut_by_length=cut_by_length) == ""
 
 
 def test_the_last_line_is_a_heading_only_once_the_answer_ended_there():

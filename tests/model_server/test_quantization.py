@@ -3,6 +3,7 @@ int4 copies, and bitsandbytes int8/nf4."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from core.manifest import CheckpointManifest
 from model_server import quantization
 from model_server.engine import EngineRequest, RowParams
 from model_server.engine.microbatch import EngineConfig, MicroBatchEngine
-from model_server.packed_weights import SMALL_STEP, PackedLinear
+from model_server.packed_weights import SMALL_STEP, Int4Linear, PackedLinear
 from model_server.quantization import (
     LoadedWeights,
     QuantizationError,
@@ -112,7 +113,10 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused(mode, tiny_checkpoin
         load_weights(tiny_checkpoint, "cpu", mode)
 
 
-@pytest.mark.parametrize(("mode", "dtype"), [("bf16", "bfloat16"), ("bf16-int4", "bfloat16+int4")])
+@pytest.mark.parametrize(
+    ("mode", "dtype"),
+    [("bf16", "bfloat16"), ("bf16-int4", "bfloat16+int4"), ("bf16-int8", "bfloat16+int8")],
+)
 async def test_bf16_on_a_bf16_cpu_keeps_the_logits_and_generates(
     mode, dtype, tiny_checkpoint, tiny_weights, tiny_manifest, sample_ids
 ):
@@ -138,8 +142,8 @@ async def test_cuda_modes_generate(mode, tiny_checkpoint, tiny_manifest):
     await generate_some(weights, tiny_manifest)
 
 
-@pytest.mark.parametrize(("has_bf16", "resolved"), [(True, "bf16-int4"), (False, "none")])
-def test_auto_picks_bf16_int4_on_a_cpu_with_bf16_and_fp32_elsewhere(
+@pytest.mark.parametrize(("has_bf16", "resolved"), [(True, "bf16-int8"), (False, "none")])
+def test_auto_picks_packed_copies_on_a_cpu_with_bf16_and_fp32_elsewhere(
     has_bf16, resolved, tiny_checkpoint, monkeypatch
 ):
     monkeypatch.setattr(quantization, "cpu_has_bf16", lambda: has_bf16)
@@ -148,6 +152,39 @@ def test_auto_picks_bf16_int4_on_a_cpu_with_bf16_and_fp32_elsewhere(
     assert any(isinstance(m, PackedLinear) for m in weights.model.modules()) == has_bf16
     assert resolve_quant("cuda", "auto") == "none"
     assert resolve_quant("cpu", "dynamic-int8") == "dynamic-int8"
+
+
+def on_q4_grid(checkpoint: Path, folder: Path) -> Path:
+    """A copy of checkpoint whose layers' weights lie on a Q4_1 grid (groups of 32 inputs), as
+    those of a model made from such a GGUF do."""
+    from transformers import AutoModelForCausalLM
+
+    shutil.copytree(checkpoint, folder)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    for layer in model.modules():
+        if isinstance(layer, Conv1D):  # weight [inputs, outputs]: groups run down its columns
+            weight = layer.weight.data.t()
+            groups = weight.reshape(weight.shape[0], -1, 32)
+            low = groups.amin(-1, keepdim=True)
+            step = (groups.amax(-1, keepdim=True) - low) / 15
+            snapped = ((groups - low) / step).round() * step + low
+            layer.weight.data = snapped.reshape(weight.shape).t().contiguous()
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_auto_keeps_4_bits_only_where_they_are_exact(tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(quantization, "cpu_has_bf16", lambda: True)
+
+    def int4_layers(weights: LoadedWeights) -> int:
+        return sum(isinstance(m, Int4Linear) for m in weights.model.modules())
+
+    trained = load_weights(tiny_checkpoint, "cpu", "auto")
+    assert (trained.quant, trained.dtype, int4_layers(trained)) == ("bf16-int8", "bfloat16+int8", 0)
+    from_gguf = load_weights(on_q4_grid(tiny_checkpoint, tmp_path / "q4"), "cpu", "auto")
+    assert (from_gguf.quant, int4_layers(from_gguf)) == ("bf16-int4", 4 * 2)
+    asked = load_weights(tiny_checkpoint, "cpu", "bf16-int4")
+    assert (asked.quant, int4_layers(asked)) == ("bf16-int4", 4 * 2), "rounded, as asked"
 
 
 def test_the_server_defaults_to_auto():
