@@ -45,7 +45,7 @@ class StepsReport:
     results: list[StepResult] = field(default_factory=list)
 
 
-def _contexts(tokenizer: Any, manifest: Any, rows: int, tokens: int) -> list[list[int]]:
+def step_contexts(tokenizer: Any, manifest: Any, rows: int, tokens: int) -> list[list[int]]:
     contexts = []
     for number in range(rows):
         genre, prompt = PROMPTS[number % len(PROMPTS)]
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     report = StepsReport(args.checkpoint, torch.get_num_threads())
     print(f"{'rows':>5}{'context':>9}{'copied ms':>11}{'in place ms':>13}{'ratio':>7}  same")
     for rows in (int(r) for r in args.rows.split(",") if r.strip()):
-        contexts = _contexts(tokenizer, manifest, rows, args.context_tokens)
+        contexts = step_contexts(tokenizer, manifest, rows, args.context_tokens)
         r = measure(model, contexts, args.steps, pad_id)
         report.results.append(r)
         print(
