@@ -12,7 +12,6 @@ of --prefill-tokens; writes JSON and a PNG to bench/results/.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.serve import checkpoint_folder, write_report
-from bench.steps import step_contexts
+from bench.steps import step_arguments, step_contexts
 from core.manifest import read_manifest
 
 
@@ -110,15 +109,9 @@ def plot(report: QuantStepsReport, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
+    parser = step_arguments(__doc__, rows="1,4,16", context_tokens=200, steps=16)
     parser.add_argument("--modes", default="none,bf16,bf16-int8,bf16-int4")
-    parser.add_argument("--rows", default="1,4,16", help="comma-separated batch sizes")
-    parser.add_argument("--context-tokens", type=int, default=200)
     parser.add_argument("--prefill-tokens", type=int, default=600)
-    parser.add_argument("--steps", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     folder = checkpoint_folder(args)
     if folder is None:

@@ -45,6 +45,20 @@ class StepsReport:
     results: list[StepResult] = field(default_factory=list)
 
 
+def step_arguments(
+    description: str | None, *, rows: str, context_tokens: int, steps: int
+) -> argparse.ArgumentParser:
+    """The options of an in-process step benchmark: checkpoint, rows, context, steps, output."""
+    parser = argparse.ArgumentParser(description=(description or "").splitlines()[0])
+    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
+    parser.add_argument("--rows", default=rows, help="comma-separated batch sizes")
+    parser.add_argument("--context-tokens", type=int, default=context_tokens)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    return parser
+
+
 def step_contexts(tokenizer: Any, manifest: Any, rows: int, tokens: int) -> list[list[int]]:
     contexts = []
     for number in range(rows):
@@ -89,13 +103,7 @@ def measure(model: Any, contexts: list[list[int]], steps: int, pad_id: int) -> S
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--checkpoint", default="smollm2-135m-instruct")
-    parser.add_argument("--rows", default="1,16", help="comma-separated batch sizes")
-    parser.add_argument("--context-tokens", type=int, default=600)
-    parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser = step_arguments(__doc__, rows="1,16", context_tokens=600, steps=24)
     args = parser.parse_args(argv)
     folder = checkpoint_folder(args)
     if folder is None:
