@@ -85,8 +85,14 @@ def peer_venv(venv: Path, version: str) -> Path:
 
 
 # campfire-server's --quant -> transformers serve's --dtype, so both compute in one precision
-# (bf16-int4 computes in bf16; transformers serve has no packed 4-bit CPU weights).
-PEER_DTYPES = {"none": "float32", "bf16": "bfloat16", "fp16": "float16", "bf16-int4": "bfloat16"}
+# (the packed modes compute in bf16; transformers serve has no packed CPU weights).
+PEER_DTYPES = {
+    "none": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "bf16-int4": "bfloat16",
+    "bf16-int8": "bfloat16",
+}
 
 
 def start_transformers_serve(
@@ -158,11 +164,8 @@ def run_peer(peer: str, args: argparse.Namespace, command: Path | None) -> list[
         process, model = start_server(args, port), args.checkpoint
     else:
         assert command is not None
-        dtype = args.peer_dtype or PEER_DTYPES.get(args.quant)
-        if dtype is None:
-            raise SystemExit(f"--quant {args.quant}: transformers serve has no such precision")
         continuous = peer == "transformers-cb"
-        process = start_transformers_serve(command, folder, port, continuous, dtype)
+        process = start_transformers_serve(command, folder, port, continuous, args.dtype)
         model = str(folder.resolve())
     url = f"http://127.0.0.1:{port}"
     levels = []
@@ -240,7 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     if folder is None:
         return 2
     command = None
+    args.dtype = args.peer_dtype or PEER_DTYPES.get(args.quant)  # transformers serve's --dtype
     if any(p != "campfire" for p in peers):
+        if args.dtype is None:
+            parser.error(f"--quant {args.quant}: transformers serve has no such precision")
         command = peer_venv(args.venv, transformers.__version__)
     report = PeersReport(
         checkpoint=args.checkpoint,
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         transformers_version=transformers.__version__,
         max_tokens=args.max_tokens,
         quant=args.quant,
-        peer_dtype=args.peer_dtype or PEER_DTYPES.get(args.quant, ""),
+        peer_dtype=args.dtype or "",
     )
     for peer in peers:
         report.levels.extend(run_peer(peer, args, command))

@@ -34,18 +34,18 @@ class PackedLinear(nn.Module):
 
     def __init__(self, linear: nn.Linear, shared: bool = False) -> None:
         super().__init__()
-        weight = linear.weight.detach().to(COMPUTE_DTYPE)
         if shared:
             self.weight = linear.weight  # the same Parameter: a tied head stays tied
             self._blocked_weight: torch.Tensor | None = None
         else:
+            weight = linear.weight.detach().to(COMPUTE_DTYPE)
             self._blocked_weight = torch.ops.mkldnn._reorder_linear_weight(weight, _LARGE_STEP)
         self.bias = (
             None
             if linear.bias is None
             else nn.Parameter(linear.bias.detach().to(COMPUTE_DTYPE), requires_grad=False)
         )
-        self.out_features = weight.shape[0]
+        self.out_features = linear.weight.shape[0]
 
     def small_step(self, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -73,15 +73,9 @@ class Int4Linear(PackedLinear):
 
     def __init__(self, linear: nn.Linear, shared: bool = False) -> None:
         super().__init__(linear, shared)
-        weight = linear.weight.detach().float()
-        rows, inputs = weight.shape
-        groups = weight.reshape(rows, inputs // GROUP, GROUP)
-        low, high = groups.amin(-1), groups.amax(-1)
-        scale = ((high - low) / 15).clamp(min=torch.finfo(torch.float32).tiny)
-        codes = ((groups - low[..., None]) / scale[..., None]).round().clamp(0, 15)
-        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
-            codes.to(torch.int32).reshape(rows, inputs), 1
-        )
+        low, scale, steps = int4_groups(linear.weight.detach())
+        codes = steps.round().clamp(0, 15).to(torch.int32).reshape(linear.weight.shape)
+        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes, 1)
         # The kernel reads W = scale · (q − 8) + zero, so zero = low + 8 · scale.
         scales_and_zeros = torch.stack([scale, low + 8 * scale], -1).transpose(0, 1)
         self.register_buffer("packed", packed)
@@ -151,10 +145,18 @@ def int4_is_exact(model: nn.Module) -> bool:
     )
 
 
-def _on_int4_grid(weight: torch.Tensor, slack: float = 0.1) -> bool:
+def int4_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A weight [outputs, inputs] in groups of GROUP inputs on a 4-bit grid: each group's low
+    and scale [outputs, groups], and where its weights fall on the grid (0 to 15, unrounded)
+    [outputs, groups, GROUP]."""
     groups = weight.float().reshape(weight.shape[0], -1, GROUP)
-    low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
-    steps = (groups - low) / ((high - low) / 15).clamp(min=torch.finfo(torch.float32).tiny)
+    low, high = groups.amin(-1), groups.amax(-1)
+    scale = ((high - low) / 15).clamp(min=torch.finfo(torch.float32).tiny)
+    return low, scale, (groups - low[..., None]) / scale[..., None]
+
+
+def _on_int4_grid(weight: torch.Tensor, slack: float = 0.1) -> bool:
+    steps = int4_groups(weight)[2]
     return bool(((steps - steps.round()).abs() <= slack).all())
 
 

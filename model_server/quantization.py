@@ -18,24 +18,15 @@ import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from core.errors import CampfireError
+from model_server.settings import Quant
 
 if TYPE_CHECKING:
     from torch import nn
 
-QUANT_MODES = (
-    "auto",
-    "none",
-    "fp16",
-    "bf16",
-    "int8",
-    "nf4",
-    "dynamic-int8",
-    "bf16-int4",
-    "bf16-int8",
-)
+QUANT_MODES: tuple[str, ...] = get_args(Quant)  # the one list, in settings' Quant
 PACKED_MODES = ("bf16-int4", "bf16-int8")
 
 
