@@ -36,7 +36,7 @@ class QuantizationError(CampfireError):
 
 @dataclass(frozen=True)
 class LoadedWeights:
-    model: Any  # a transformers PreTrainedModel in eval mode
+    model: Any  # a transformers PreTrainedModel in eval mode, or lean_llama's LeanLlama
     tokenizer: Any  # a transformers tokenizer
     device: str
     quant: str
@@ -178,6 +178,8 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from model_server import lean_llama
+
     target = check_mode(device, quant)
     requested, quant = quant, resolve_quant(target, quant)
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -196,6 +198,8 @@ def load_weights(folder: Path, device: str = "auto", quant: str = "none") -> Loa
         half = {"fp16": torch.float16, "bf16": torch.bfloat16}
         dtype = torch.bfloat16 if quant in PACKED_MODES else half.get(quant, torch.float32)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        if target == "cpu" and dtype == torch.bfloat16 and lean_llama.supports(model):
+            model = lean_llama.LeanLlama(model)
         if quant == "dynamic-int8":
             model = quantize_dynamic_int8(model)
             dtype_name = "qint8"
