@@ -101,25 +101,26 @@ class LeanLayer(nn.Module):
         values: torch.Tensor,
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        """queries [rows, positions, heads, dim] over keys/values [rows, kv_heads, L, dim];
-        no mask: nothing is padding and no position was cached before (plain causal)."""
+        """queries [rows, positions, heads, dim] over keys/values [rows, kv_heads, L, dim].
+        No mask: nothing is padding and nothing was cached before (plain causal). A mask is
+        grouped_mask's: each kv head's query heads attend as that head's rows, so keys and
+        values are never repeated per query head."""
         rows, length, heads, dim = queries.shape
-        if length == 1:  # a decode step: each kv head's query heads as its rows, nothing copied
-            grouped = queries.reshape(rows, self.kv_heads, heads // self.kv_heads, dim)
+        if mask is None and length > 1:  # causal: the kernel skips the future's blocks
+            out = F.scaled_dot_product_attention(
+                queries.transpose(1, 2),
+                keys,
+                values,
+                scale=self.scaling,
+                is_causal=True,
+                enable_gqa=True,
+            )
+        else:
+            grouped = queries.transpose(1, 2).reshape(rows, self.kv_heads, -1, dim)
             out = F.scaled_dot_product_attention(
                 grouped, keys, values, attn_mask=mask, scale=self.scaling
             )
-            return out.reshape(rows, 1, heads * dim)
-        out = F.scaled_dot_product_attention(
-            queries.transpose(1, 2),
-            keys,
-            values,
-            attn_mask=mask,
-            scale=self.scaling,
-            is_causal=mask is None,
-            enable_gqa=True,
-        )
-        return out.transpose(1, 2).reshape(rows, length, heads * dim)
+        return out.reshape(rows, heads, length, dim).transpose(1, 2).reshape(rows, length, -1)
 
 
 class LeanLlama(nn.Module):
@@ -154,7 +155,8 @@ class LeanLlama(nn.Module):
     ) -> LeanOutput:
         hidden = self.embed(input_ids)
         rope = self._rope(hidden, position_ids)
-        mask = additive_mask(attention_mask, input_ids.shape[1], hidden.dtype)
+        group = self.config.num_attention_heads // self.config.num_key_value_heads
+        mask = grouped_mask(attention_mask, input_ids.shape[1], hidden.dtype, group)
         for index, layer in enumerate(self.layers):
             hidden = layer(hidden, rope, mask, cache, index)
         hidden = hidden[:, -logits_to_keep:] if logits_to_keep else hidden
@@ -171,13 +173,14 @@ class LeanLlama(nn.Module):
         return cos[:, :, None], signed_sin[:, :, None]
 
 
-def additive_mask(
-    attention_mask: torch.Tensor, length: int, dtype: torch.dtype
+def grouped_mask(
+    attention_mask: torch.Tensor, length: int, dtype: torch.dtype, group: int
 ) -> torch.Tensor | None:
-    """[rows, 1, length, L] from the 2-d mask [rows, L] of the cached and new positions (0 on
-    padding): 0 where a new position may attend, the dtype's lowest value elsewhere (padding and,
-    within the new positions, the future). None when plain causal attention is the same (no
-    padding, nothing cached before the new positions): attention then skips the masked half."""
+    """The additive mask of the new positions, [rows, 1, group * length, L], from the 2-d mask
+    [rows, L] of the cached and new positions (0 on padding): 0 where a new position may attend,
+    the dtype's lowest value elsewhere (padding and, within the new positions, the future),
+    repeated for each of the group query heads that share a kv head. None when plain causal
+    attention is the same (no padding, nothing cached before the new positions)."""
     total = attention_mask.shape[1]
     if (length == 1 or length == total) and bool(attention_mask.all()):
         return None
@@ -185,7 +188,7 @@ def additive_mask(
     if length > 1:
         new = torch.arange(length, device=attention_mask.device)[:, None] + (total - length)
         causal = torch.arange(total, device=attention_mask.device)[None, :] <= new
-        allowed = allowed & causal[None, None]
+        allowed = (allowed & causal[None, None]).repeat(1, 1, group, 1)
     return torch.zeros(allowed.shape, dtype=dtype, device=attention_mask.device).masked_fill(
         ~allowed, torch.finfo(dtype).min
     )
